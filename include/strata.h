@@ -1,0 +1,206 @@
+/*
+ * strata.h — the whole public API of Strata, an embedded persistence engine for
+ * document-AI and RAG applications. What is not declared here is not published.
+ *
+ * Conventions (they hold for every function below unless its comment says otherwise):
+ *  - Every function returns an int status: STRATA_OK (0) or a negative STRATA_E* code.
+ *    strata_errstr(code) names a code; strata_errmsg(db) gives the detailed message of
+ *    the last failed call on that handle in the calling thread.
+ *  - Memory the library returns is owned by the caller and released with strata_free()
+ *    (or the type's own *_free function where one is named). Destructors accept NULL.
+ *  - Strings are NUL-terminated UTF-8 unless a length is passed beside them.
+ *  - Times are milliseconds since the Unix epoch (int64_t).
+ *  - A failed call changes nothing stored.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(STRATA_BUILDING) && defined(__GNUC__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
+/* ---- versions: the API and each on-disk format are versioned separately ---- */
+#define STRATA_VERSION        "0.1.0"
+#define STRATA_VERSION_NUMBER 1000 /* major*1000000 + minor*1000 + patch */
+#define STRATA_FORMAT_VERSION 1    /* version written to DIR/STRATA */
+
+/* Runtime twin of STRATA_VERSION. */
+STRATA_API const char *strata_version(void);
+STRATA_API int strata_version_number(void);
+
+/* ---- status codes: numbers never change once published ---- */
+#define STRATA_ERRORS(X)                                                          \
+    X(STRATA_OK,        0,   "ok")                                                \
+    X(STRATA_ERROR,    -1,   "error")                                             \
+    X(STRATA_EINVAL,   -2,   "invalid argument")                                  \
+    X(STRATA_ENOMEM,   -3,   "out of memory")                                     \
+    X(STRATA_EIO,      -4,   "I/O error")                                         \
+    X(STRATA_ENOTFOUND,-5,   "not found")                                         \
+    X(STRATA_EBUSY,    -6,   "store is in use by another process")                \
+    X(STRATA_EVERSION, -7,   "unsupported format version")                        \
+    X(STRATA_ECORRUPT, -8,   "data is corrupt")                                   \
+    X(STRATA_EEXIST,   -9,   "already exists")                                    \
+    X(STRATA_ENOSPC,   -10,  "no space left on device")                           \
+    X(STRATA_EACCES,   -11,  "permission denied or read-only")                    \
+    X(STRATA_ENOTSTORE,-12,  "not a Strata store")                                \
+    X(STRATA_ETOOBIG,  -13,  "value too large")                                   \
+    X(STRATA_EPOISONED,-14,  "store refused writes after an unrecoverable error") \
+    X(STRATA_EMISUSE,  -15,  "API misuse")                                        \
+    X(STRATA_EINTERNAL,-16,  "internal error")
+
+enum strata_status {
+#define STRATA_X_ENUM(name, num, str) name = num,
+    STRATA_ERRORS(STRATA_X_ENUM)
+#undef STRATA_X_ENUM
+};
+
+/* Name of a status code ("not found"); never NULL, static storage. */
+STRATA_API const char *strata_errstr(int code);
+
+/* ---- limits and defaults, together ---- */
+#define STRATA_KEY_MAX           1024   /* bytes in a setting key or session id */
+#define STRATA_JSON_MAX          (16 * 1024 * 1024) /* bytes in a setting or session value */
+#define STRATA_SESSION_ID_RANDOM_LEN 32 /* hex chars of a generated 128-bit session id */
+#define STRATA_DEFAULT_BUSY_TIMEOUT_MS 5000
+
+/* ---- the store handle ---- */
+typedef struct strata strata;         /* opaque; thread-safe */
+typedef struct strata_txn strata_txn; /* opaque; used by one thread at a time */
+
+enum strata_sync {
+    STRATA_SYNC_FULL = 0,   /* default: an acknowledged write survives power loss */
+    STRATA_SYNC_NORMAL = 1  /* survives a process crash; the last commits may be lost on power loss */
+};
+
+/* Clock used for every timestamp the store writes; tests inject one. */
+typedef int64_t (*strata_clock_fn)(void *ctx);
+
+typedef struct strata_options {
+    int create;               /* non-zero: create the directory and store if missing */
+    int sync;                 /* enum strata_sync */
+    int busy_timeout_ms;      /* SQLite busy timeout; default STRATA_DEFAULT_BUSY_TIMEOUT_MS */
+    strata_clock_fn clock;    /* NULL: the real-time clock */
+    void *clock_ctx;
+    uint64_t reserved[16];    /* zero; room to grow without breaking the ABI */
+} strata_options;
+
+/* Defaults: create = 0, sync = FULL, busy_timeout_ms = 5000, real clock. */
+STRATA_API strata_options strata_options_default(void);
+
+/*
+ * Open the store in directory `dir`. `opts` may be NULL (defaults).
+ * With opts->create a missing directory is created (mode 0700) with its STRATA file;
+ * an existing empty directory is turned into a store. A non-empty directory without a
+ * STRATA file is refused (STRATA_ENOTSTORE) and left untouched.
+ * Errors: STRATA_EINVAL (bad arguments), STRATA_ENOTFOUND (no such directory and no
+ * create), STRATA_ENOTSTORE, STRATA_EVERSION (a newer format), STRATA_EBUSY (another
+ * opener holds the store; the message names its pid), STRATA_EACCES, STRATA_ENOSPC,
+ * STRATA_EIO, STRATA_ECORRUPT, STRATA_ENOMEM.
+ * On failure *out is NULL and the reason is in strata_open_errmsg() (thread-local).
+ */
+STRATA_API int strata_open(const char *dir, const strata_options *opts, strata **out);
+
+/* Message of the last failed strata_open() in this thread ("" if none). */
+STRATA_API const char *strata_open_errmsg(void);
+
+/* Close the handle: waits for in-flight commits, releases the lock. NULL is a no-op.
+ * Returns the first error met while closing (the handle is freed regardless). */
+STRATA_API int strata_close(strata *db);
+
+/* Detailed message of the last failed call on `db` in the calling thread ("" if none).
+ * Valid until the next call on `db` in this thread. */
+STRATA_API const char *strata_errmsg(strata *db);
+
+/* Release memory returned by the library. NULL is a no-op. */
+STRATA_API void strata_free(void *p);
+
+/* ---- transactions ----
+ * A transaction groups writes (settings, sessions, and later documents and vectors)
+ * into one commit with one fsync and one LSN. Writes inside a transaction are
+ * validated when called, applied at commit, and not visible to reads until then.
+ * Every write function takes a `txn` that may be NULL: the write is then its own
+ * transaction. Concurrent committers are group-committed (one fsync serves many).
+ * A transaction belongs to the thread that uses it; commit or abort frees it. */
+STRATA_API int strata_txn_begin(strata *db, strata_txn **out);
+/* Commit: every write or none. On failure nothing is applied and the txn is freed.
+ * lsn_out (may be NULL) receives the commit's LSN. */
+STRATA_API int strata_txn_commit(strata_txn *txn, uint64_t *lsn_out);
+/* Discard every write of the txn and free it. NULL is a no-op. */
+STRATA_API void strata_txn_abort(strata_txn *txn);
+
+/* ---- settings: JSON values under text keys (1..STRATA_KEY_MAX bytes) ---- */
+/* Set `key` to `json`, which must be valid JSON (RFC 8259). */
+STRATA_API int strata_setting_set(strata *db, strata_txn *txn, const char *key, const char *json);
+/* Get the JSON text of `key` into *json_out (free with strata_free); updated_at_ms may
+ * be NULL. STRATA_ENOTFOUND when missing. */
+STRATA_API int strata_setting_get(strata *db, const char *key, char **json_out, int64_t *updated_at_ms);
+/* Delete `key`. STRATA_ENOTFOUND when missing (inside a txn: checked at commit). */
+STRATA_API int strata_setting_delete(strata *db, strata_txn *txn, const char *key);
+/* Call `cb` for every setting in key order. The pointers are valid only during the
+ * call. A non-zero return from cb stops the walk and is returned. */
+typedef int (*strata_setting_cb)(void *ctx, const char *key, const char *json, int64_t updated_at_ms);
+STRATA_API int strata_setting_list(strata *db, strata_setting_cb cb, void *ctx);
+
+/* ---- sessions: a JSON object per session id ---- */
+typedef struct strata_session {
+    char *id;                 /* owned by the struct */
+    char *data;               /* JSON object text, owned by the struct */
+    int64_t created_at_ms;
+    int64_t last_accessed_ms;
+    int64_t ttl_s;            /* idle time-to-live in seconds; 0 = none */
+} strata_session;
+
+/* Create a session. `id` NULL generates a 128-bit random id (32 hex chars, from
+ * getrandom()); a given id must be 1..STRATA_KEY_MAX bytes. `data` NULL means "{}";
+ * otherwise a JSON object. ttl_s >= 0 (0: no per-session TTL). *id_out (may be NULL)
+ * receives the id (free with strata_free). STRATA_EEXIST if the id exists. */
+STRATA_API int strata_session_create(strata *db, strata_txn *txn, const char *id,
+                                     const char *data, int64_t ttl_s, char **id_out);
+/* Insert or replace the data (and ttl) of session `id`; created_at is kept. */
+STRATA_API int strata_session_put(strata *db, strata_txn *txn, const char *id,
+                                  const char *data, int64_t ttl_s);
+/* Fetch a session; free with strata_session_free. STRATA_ENOTFOUND when missing. */
+STRATA_API int strata_session_get(strata *db, const char *id, strata_session **out);
+STRATA_API void strata_session_free(strata_session *s);
+/* Set last_accessed to now. STRATA_ENOTFOUND when missing. */
+STRATA_API int strata_session_touch(strata *db, strata_txn *txn, const char *id);
+/* STRATA_ENOTFOUND when missing. */
+STRATA_API int strata_session_delete(strata *db, strata_txn *txn, const char *id);
+/* Walk sessions in id order; the struct is valid only during the call. */
+typedef int (*strata_session_cb)(void *ctx, const strata_session *s);
+STRATA_API int strata_session_list(strata *db, strata_session_cb cb, void *ctx);
+/* Delete sessions idle longer than their own ttl_s, and, if idle_ttl_s > 0, those idle
+ * longer than idle_ttl_s. n_out (may be NULL) receives how many were deleted. */
+STRATA_API int strata_session_expire(strata *db, int64_t idle_ttl_s, uint64_t *n_out);
+
+/* ---- statistics ---- */
+typedef struct strata_stats {
+    int format_version;
+    uint64_t lsn;                 /* LSN of the last commit (0: none yet) */
+    uint64_t commits;             /* commits made through this handle */
+    uint64_t group_commits;       /* fsyncs those commits needed (<= commits) */
+    uint64_t settings;
+    uint64_t sessions;
+    uint64_t documents;
+    uint64_t operational_bytes;   /* operational.db with its WAL */
+    uint64_t total_bytes;         /* every file of the store */
+    uint64_t reserved[16];
+} strata_stats;
+STRATA_API int strata_stats_get(strata *db, strata_stats *out);
+
+/* ---- JSON helper exposed for tools: 1 if `s` (len bytes) is valid JSON ---- */
+STRATA_API int strata_json_valid(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STRATA_H */

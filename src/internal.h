@@ -1,0 +1,79 @@
+/* internal.h — the store handle and what store.c shares with the other parts of the
+ * library's front (the public functions in src/ files). Backends never include it. */
+#ifndef STRATA_INTERNAL_H
+#define STRATA_INTERNAL_H
+#include <pthread.h>
+#include <stdarg.h>
+#include "strata.h"
+#include "operational/op.h"
+
+#define STRATA_ERRMSG_MAX 1024
+
+/* A write buffered in a transaction, applied by the commit leader. */
+typedef enum {
+    TXOP_SETTING_SET, TXOP_SETTING_DEL,
+    TXOP_SESSION_CREATE, TXOP_SESSION_PUT, TXOP_SESSION_TOUCH, TXOP_SESSION_DEL,
+    TXOP_SESSION_EXPIRE
+} txop_kind;
+
+typedef struct txop {
+    txop_kind kind;
+    char *key;        /* setting key or session id */
+    char *val;        /* JSON text, may be NULL */
+    int64_t num;      /* ttl_s, or idle ttl for expire */
+    uint64_t result;  /* out: rows expired */
+} txop;
+
+/* Life of a transaction:
+ *
+ *   begin --> OPEN --commit--> QUEUED --leader applies--> DONE (rc, lsn, msg) --> freed
+ *               \--abort--> freed
+ */
+struct strata_txn {
+    strata *db;
+    txop *ops;
+    uint32_t nops, cap;
+    int queued, done;    /* guarded by db->commit_mu */
+    int rc;
+    uint64_t lsn;
+    uint64_t *result_out; /* single-op writes: where op.result goes */
+    struct strata_txn *next;
+    char msg[STRATA_ERRMSG_MAX];
+};
+
+typedef struct errbuf { struct errbuf *next; char msg[STRATA_ERRMSG_MAX]; } errbuf;
+
+struct strata {
+    char *dir;
+    int lock_fd;
+    strata_options opts;
+    op_db *op;
+
+    pthread_mutex_t read_mu;   /* the reader connection */
+    pthread_mutex_t write_mu;  /* the writer connection; held by the commit leader */
+
+    pthread_mutex_t commit_mu; /* queue, leader flag, poison, counters */
+    pthread_cond_t commit_cv;
+    strata_txn *queue_head, *queue_tail;
+    int leader;
+    int poisoned;              /* a commit failed in a way that leaves state unknown */
+    char poison_msg[256];
+    uint64_t commits, group_commits;
+
+    pthread_key_t err_key;     /* per-thread message buffer for this handle */
+    pthread_mutex_t err_mu;
+    errbuf *errbufs;
+};
+
+/* Record a formatted message for the calling thread on db and return code. */
+int strata__err(strata *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int64_t strata__now(strata *db);
+
+/* Validation shared by every public entry point. */
+int strata__check_key(strata *db, const char *what, const char *key);
+int strata__check_json(strata *db, const char *what, const char *json, int object);
+
+/* Queue an op on txn, or, when txn is NULL, run it as its own transaction.
+ * Takes ownership of key and val (malloc'd), even on failure. */
+int strata__write(strata *db, strata_txn *txn, txop op, uint64_t *result);
+#endif

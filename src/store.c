@@ -1,0 +1,519 @@
+/* store.c — open and close, the directory lock, and the commit protocol that ties the
+ * backends together.
+ *
+ * Open: validate DIR (a store has a STRATA file naming format and version; a
+ * non-empty directory without one is refused untouched), take LOCK with a
+ * non-blocking flock() and write our pid into it, then open the operational store
+ * (SQLite runs its own WAL recovery; schema migrations follow).
+ *
+ * Commit (group commit): a transaction buffers validated writes. At commit it joins a
+ * queue; the first committer to find no leader becomes the leader, takes the whole
+ * queue, and applies it inside one SQLite transaction — each member inside its own
+ * savepoint, so a member whose write fails (a missing key, say) is rolled back alone
+ * — then commits once: one fsync serves every member. Each member gets its own LSN
+ * from the commit log. The others sleep until the leader marks them done.
+ *
+ * Durability invariants:
+ *  D1. A write is acknowledged only after the SQLite COMMIT holding it returned OK
+ *      (synchronous=FULL: fsynced to the WAL).
+ *  D2. If COMMIT itself fails, the outcome on disk is unknown; the handle is
+ *      poisoned and refuses writes until reopened, when SQLite recovery decides.
+ */
+#include "internal.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#define STORE_MAGIC "strata-store"
+
+/* ---- versions and codes ---- */
+const char *strata_version(void) { return STRATA_VERSION; }
+int strata_version_number(void) { return STRATA_VERSION_NUMBER; }
+
+const char *strata_errstr(int code) {
+    switch (code) {
+#define STRATA_X_STR(name, num, str) case num: return str;
+        STRATA_ERRORS(STRATA_X_STR)
+#undef STRATA_X_STR
+    default: return "unknown status code";
+    }
+}
+
+void strata_free(void *p) { free(p); }
+
+strata_options strata_options_default(void) {
+    strata_options o;
+    memset(&o, 0, sizeof o);
+    o.sync = STRATA_SYNC_FULL;
+    o.busy_timeout_ms = STRATA_DEFAULT_BUSY_TIMEOUT_MS;
+    return o;
+}
+
+/* ---- per-thread messages ---- */
+static _Thread_local char open_msg[STRATA_ERRMSG_MAX];
+
+const char *strata_open_errmsg(void) { return open_msg; }
+
+static errbuf *thread_errbuf(strata *db) {
+    errbuf *b = pthread_getspecific(db->err_key);
+    if (b) return b;
+    b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    pthread_mutex_lock(&db->err_mu);
+    b->next = db->errbufs;
+    db->errbufs = b;
+    pthread_mutex_unlock(&db->err_mu);
+    pthread_setspecific(db->err_key, b);
+    return b;
+}
+
+const char *strata_errmsg(strata *db) {
+    if (!db) return open_msg;
+    errbuf *b = pthread_getspecific(db->err_key);
+    return b ? b->msg : "";
+}
+
+static void set_msg(strata *db, const char *msg) {
+    errbuf *b = thread_errbuf(db);
+    if (b) snprintf(b->msg, sizeof b->msg, "%s", msg);
+}
+
+int strata__err(strata *db, int code, const char *fmt, ...) {
+    char buf[STRATA_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    set_msg(db, buf);
+    return code;
+}
+
+static int open_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int open_err(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(open_msg, sizeof open_msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int64_t strata__now(strata *db) {
+    return db->opts.clock ? db->opts.clock(db->opts.clock_ctx) : su_now_ms();
+}
+
+/* ---- validation ---- */
+int strata__check_key(strata *db, const char *what, const char *key) {
+    if (!key) return strata__err(db, STRATA_EINVAL, "%s is NULL", what);
+    size_t n = strnlen(key, STRATA_KEY_MAX + 1);
+    if (n == 0) return strata__err(db, STRATA_EINVAL, "%s is empty", what);
+    if (n > STRATA_KEY_MAX)
+        return strata__err(db, STRATA_EINVAL, "%s is longer than %d bytes", what, STRATA_KEY_MAX);
+    return STRATA_OK;
+}
+
+int strata__check_json(strata *db, const char *what, const char *json, int object) {
+    if (!json) return strata__err(db, STRATA_EINVAL, "%s is NULL", what);
+    size_t n = strnlen(json, (size_t)STRATA_JSON_MAX + 1);
+    if (n > STRATA_JSON_MAX)
+        return strata__err(db, STRATA_ETOOBIG, "%s is larger than %d bytes", what, STRATA_JSON_MAX);
+    if (object ? !su_json_is_object(json, n) : !su_json_valid(json, n))
+        return strata__err(db, STRATA_EINVAL, "%s is not valid JSON%s", what, object ? " object" : "");
+    return STRATA_OK;
+}
+
+/* ---- the directory and its STRATA file ---- */
+static char *path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+/* 1 if dir holds nothing but what an interrupted create leaves (LOCK, STRATA.tmp). */
+static int dir_is_fresh(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int fresh = 1;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "LOCK") && strcmp(n, "STRATA.tmp")) {
+            fresh = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return fresh;
+}
+
+/* Parse DIR/STRATA: "strata-store\nformat-version N\n". */
+static int read_format(const char *dir, const char *path, int *version) {
+    char *text = NULL;
+    int e = su_read_file(path, 4096, &text, NULL);
+    if (e == ENOENT) return STRATA_ENOTFOUND;
+    if (e) return open_err(su_errno_status(e), "%s: cannot read STRATA file: %s", dir, strerror(e));
+    int v = 0, ok = strncmp(text, STORE_MAGIC "\n", sizeof STORE_MAGIC) == 0 &&
+                    sscanf(text + sizeof STORE_MAGIC, "format-version %d", &v) == 1 && v > 0;
+    free(text);
+    if (!ok) return open_err(STRATA_ENOTSTORE, "%s: STRATA file is not a Strata store header", dir);
+    if (v > STRATA_FORMAT_VERSION)
+        return open_err(STRATA_EVERSION, "%s: store format version %d is newer than this build's %d",
+                        dir, v, STRATA_FORMAT_VERSION);
+    *version = v;
+    return STRATA_OK;
+}
+
+/* Take DIR/LOCK; on conflict name the holder's pid. */
+static int take_lock(const char *dir, int *fd_out) {
+    char *path = path_join(dir, "LOCK");
+    if (!path) return open_err(STRATA_ENOMEM, "out of memory");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (fd < 0) {
+        int e = errno;
+        return open_err(su_errno_status(e), "%s: cannot create LOCK: %s", dir, strerror(e));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        char pid[32] = "";
+        size_t got = 0;
+        su_pread_all(fd, pid, sizeof pid - 1, 0, &got);
+        pid[got] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return open_err(STRATA_EBUSY, "%s is in use by process %s", dir, *pid ? pid : "(unknown)");
+        return open_err(su_errno_status(e), "%s: cannot lock: %s", dir, strerror(e));
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    int e = ftruncate(fd, 0) < 0 ? errno : su_pwrite_all(fd, pid, (size_t)n, 0);
+    if (e) {
+        close(fd);
+        return open_err(su_errno_status(e), "%s: cannot write LOCK: %s", dir, strerror(e));
+    }
+    *fd_out = fd;
+    return STRATA_OK;
+}
+
+static int check_options(const strata_options *o) {
+    if (o->sync != STRATA_SYNC_FULL && o->sync != STRATA_SYNC_NORMAL)
+        return open_err(STRATA_EINVAL, "options: sync must be STRATA_SYNC_FULL or STRATA_SYNC_NORMAL");
+    if (o->busy_timeout_ms < 0) return open_err(STRATA_EINVAL, "options: busy_timeout_ms is negative");
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i]) return open_err(STRATA_EINVAL, "options: reserved fields must be zero");
+    return STRATA_OK;
+}
+
+static void handle_free(strata *db) {
+    op_close(db->op);
+    if (db->lock_fd >= 0) close(db->lock_fd);
+    pthread_key_delete(db->err_key);
+    for (errbuf *b = db->errbufs, *n; b; b = n) { n = b->next; free(b); }
+    pthread_mutex_destroy(&db->read_mu);
+    pthread_mutex_destroy(&db->write_mu);
+    pthread_mutex_destroy(&db->commit_mu);
+    pthread_mutex_destroy(&db->err_mu);
+    pthread_cond_destroy(&db->commit_cv);
+    free(db->dir);
+    free(db);
+}
+
+int strata_open(const char *dir, const strata_options *opts, strata **out) {
+    open_msg[0] = 0;
+    if (!out) return open_err(STRATA_EINVAL, "out is NULL");
+    *out = NULL;
+    if (!dir || !*dir) return open_err(STRATA_EINVAL, "directory is NULL or empty");
+    strata_options o = opts ? *opts : strata_options_default();
+    int rc = check_options(&o);
+    if (rc) return rc;
+
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        if (e != ENOENT) return open_err(su_errno_status(e), "%s: %s", dir, strerror(e));
+        if (!o.create) return open_err(STRATA_ENOTFOUND, "%s: no such store (create it first)", dir);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+            e = errno;
+            return open_err(su_errno_status(e), "%s: cannot create directory: %s", dir, strerror(e));
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        return open_err(STRATA_ENOTSTORE, "%s is not a directory", dir);
+    }
+
+    char *fmt_path = path_join(dir, "STRATA");
+    if (!fmt_path) return open_err(STRATA_ENOMEM, "out of memory");
+    int version = 0;
+    rc = read_format(dir, fmt_path, &version);
+    if (rc == STRATA_ENOTFOUND) {
+        if (!dir_is_fresh(dir))
+            rc = open_err(STRATA_ENOTSTORE, "%s is not a Strata store (no STRATA file) and is not empty", dir);
+        else if (!o.create)
+            rc = open_err(STRATA_ENOTSTORE, "%s is not a Strata store (empty directory; create it first)", dir);
+        else
+            rc = STRATA_OK; /* initialize below, under the lock */
+    }
+    if (rc) { free(fmt_path); return rc; }
+
+    strata *db = calloc(1, sizeof *db);
+    if (!db || !(db->dir = strdup(dir))) {
+        free(db);
+        free(fmt_path);
+        return open_err(STRATA_ENOMEM, "out of memory");
+    }
+    db->lock_fd = -1;
+    db->opts = o;
+    pthread_mutex_init(&db->read_mu, NULL);
+    pthread_mutex_init(&db->write_mu, NULL);
+    pthread_mutex_init(&db->commit_mu, NULL);
+    pthread_mutex_init(&db->err_mu, NULL);
+    pthread_cond_init(&db->commit_cv, NULL);
+    if (pthread_key_create(&db->err_key, NULL) != 0) {
+        free(db->dir);
+        free(db);
+        free(fmt_path);
+        return open_err(STRATA_ENOMEM, "cannot create thread-local key");
+    }
+
+    if ((rc = take_lock(dir, &db->lock_fd)) != STRATA_OK) goto fail;
+
+    if (version == 0) {
+        /* Under the lock: another creator may have won the race. */
+        rc = read_format(dir, fmt_path, &version);
+        if (rc == STRATA_ENOTFOUND) {
+            char text[64];
+            int n = snprintf(text, sizeof text, STORE_MAGIC "\nformat-version %d\n", STRATA_FORMAT_VERSION);
+            int e = su_write_atomic(fmt_path, text, (size_t)n, 0600);
+            if (e) {
+                rc = open_err(su_errno_status(e), "%s: cannot write STRATA file: %s", dir, strerror(e));
+                goto fail;
+            }
+            version = STRATA_FORMAT_VERSION;
+            rc = STRATA_OK;
+        }
+        if (rc) goto fail;
+    }
+
+    char *op_path = path_join(dir, "operational.db");
+    if (!op_path) { rc = open_err(STRATA_ENOMEM, "out of memory"); goto fail; }
+    op_config cfg = { o.sync == STRATA_SYNC_FULL, o.busy_timeout_ms };
+    char err[512];
+    rc = op_open(op_path, &cfg, &db->op, err, sizeof err);
+    free(op_path);
+    if (rc) { open_err(rc, "%s: %s", dir, err); goto fail; }
+
+    free(fmt_path);
+    *out = db;
+    return STRATA_OK;
+fail:
+    free(fmt_path);
+    handle_free(db);
+    return rc;
+}
+
+int strata_close(strata *db) {
+    if (!db) return STRATA_OK;
+    /* Let in-flight commits finish: a leader or queued members may still run. */
+    pthread_mutex_lock(&db->commit_mu);
+    while (db->leader || db->queue_head) pthread_cond_wait(&db->commit_cv, &db->commit_mu);
+    pthread_mutex_unlock(&db->commit_mu);
+    handle_free(db);
+    return STRATA_OK;
+}
+
+/* ---- transactions ---- */
+int strata_txn_begin(strata *db, strata_txn **out) {
+    if (!db || !out) return db ? strata__err(db, STRATA_EINVAL, "out is NULL") : STRATA_EINVAL;
+    *out = calloc(1, sizeof **out);
+    if (!*out) return strata__err(db, STRATA_ENOMEM, "out of memory");
+    (*out)->db = db;
+    return STRATA_OK;
+}
+
+static void txn_free(strata_txn *t) {
+    for (uint32_t i = 0; i < t->nops; i++) { free(t->ops[i].key); free(t->ops[i].val); }
+    free(t->ops);
+    free(t);
+}
+
+void strata_txn_abort(strata_txn *txn) {
+    if (txn) txn_free(txn);
+}
+
+static int txn_add(strata_txn *t, txop op) {
+    if (t->nops == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 8;
+        txop *n = realloc(t->ops, cap * sizeof *n);
+        if (!n) return STRATA_ENOMEM;
+        t->ops = n;
+        t->cap = cap;
+    }
+    t->ops[t->nops++] = op;
+    return STRATA_OK;
+}
+
+static const char *txop_name(txop_kind k) {
+    static const char *const names[] = { "setting set", "setting delete", "session create",
+                                         "session put", "session touch", "session delete",
+                                         "session expire" };
+    return names[k];
+}
+
+/* Apply one op on the writer connection; on failure fill t->msg. */
+static int apply_op(strata *db, strata_txn *t, txop *op, int64_t now) {
+    int rc;
+    switch (op->kind) {
+    case TXOP_SETTING_SET: rc = op_w_setting_set(db->op, op->key, op->val, now); break;
+    case TXOP_SETTING_DEL: rc = op_w_setting_delete(db->op, op->key); break;
+    case TXOP_SESSION_CREATE: rc = op_w_session_insert(db->op, op->key, op->val, op->num, now); break;
+    case TXOP_SESSION_PUT: rc = op_w_session_put(db->op, op->key, op->val, op->num, now); break;
+    case TXOP_SESSION_TOUCH: rc = op_w_session_touch(db->op, op->key, now); break;
+    case TXOP_SESSION_DEL: rc = op_w_session_delete(db->op, op->key); break;
+    case TXOP_SESSION_EXPIRE: rc = op_w_session_expire(db->op, now, op->num, &op->result); break;
+    default: rc = STRATA_EINTERNAL; break;
+    }
+    if (rc == STRATA_ENOTFOUND)
+        snprintf(t->msg, sizeof t->msg, "%s: '%s' not found", txop_name(op->kind), op->key);
+    else if (rc == STRATA_EEXIST)
+        snprintf(t->msg, sizeof t->msg, "%s: '%s' already exists", txop_name(op->kind), op->key);
+    else if (rc)
+        snprintf(t->msg, sizeof t->msg, "%s: %s", txop_name(op->kind), op_errmsg(db->op, 1));
+    return rc;
+}
+
+/* The leader's work: apply every member of `batch` in one SQLite transaction. */
+static void apply_batch(strata *db, strata_txn *batch) {
+    pthread_mutex_lock(&db->write_mu);
+    int64_t now = strata__now(db);
+    int rc = op_w_begin(db->op);
+    if (rc) {
+        for (strata_txn *t = batch; t; t = t->next) {
+            t->rc = rc;
+            snprintf(t->msg, sizeof t->msg, "cannot begin a transaction: %s", op_errmsg(db->op, 1));
+        }
+        pthread_mutex_unlock(&db->write_mu);
+        return;
+    }
+    int any = 0;
+    for (strata_txn *t = batch; t; t = t->next) {
+        if ((t->rc = op_w_savepoint(db->op)) != STRATA_OK) {
+            snprintf(t->msg, sizeof t->msg, "savepoint: %s", op_errmsg(db->op, 1));
+            continue;
+        }
+        for (uint32_t i = 0; i < t->nops && !t->rc; i++) t->rc = apply_op(db, t, &t->ops[i], now);
+        if (!t->rc && (t->rc = op_w_log_commit(db->op, now, t->nops, &t->lsn)) != STRATA_OK)
+            snprintf(t->msg, sizeof t->msg, "commit log: %s", op_errmsg(db->op, 1));
+        if (!t->rc && (t->rc = op_w_release(db->op)) != STRATA_OK)
+            snprintf(t->msg, sizeof t->msg, "release: %s", op_errmsg(db->op, 1));
+        if (t->rc) op_w_rollback_savepoint(db->op);
+        else any = 1;
+    }
+    if (any) {
+        rc = op_w_commit(db->op);
+        if (rc) {
+            /* D2: the outcome is unknown (an fsync may have failed half-way). */
+            char msg[256];
+            snprintf(msg, sizeof msg, "commit failed: %s", op_errmsg(db->op, 1));
+            op_w_rollback(db->op);
+            pthread_mutex_lock(&db->commit_mu);
+            if (rc != STRATA_ENOSPC && rc != STRATA_EBUSY) {
+                db->poisoned = 1;
+                snprintf(db->poison_msg, sizeof db->poison_msg, "%s", msg);
+            }
+            pthread_mutex_unlock(&db->commit_mu);
+            for (strata_txn *t = batch; t; t = t->next)
+                if (!t->rc) { t->rc = rc; snprintf(t->msg, sizeof t->msg, "%s", msg); t->lsn = 0; }
+        }
+    } else {
+        op_w_rollback(db->op);
+    }
+    pthread_mutex_unlock(&db->write_mu);
+}
+
+int strata_txn_commit(strata_txn *t, uint64_t *lsn_out) {
+    if (lsn_out) *lsn_out = 0;
+    if (!t) return STRATA_EINVAL;
+    strata *db = t->db;
+    if (t->nops == 0) { txn_free(t); return STRATA_OK; }
+
+    pthread_mutex_lock(&db->commit_mu);
+    if (db->poisoned) {
+        char msg[sizeof db->poison_msg];
+        memcpy(msg, db->poison_msg, sizeof msg);
+        pthread_mutex_unlock(&db->commit_mu);
+        txn_free(t);
+        return strata__err(db, STRATA_EPOISONED, "store refuses writes until reopened: %s", msg);
+    }
+    t->next = NULL;
+    if (db->queue_tail) db->queue_tail->next = t; else db->queue_head = t;
+    db->queue_tail = t;
+    while (!t->done) {
+        if (db->leader) {
+            pthread_cond_wait(&db->commit_cv, &db->commit_mu);
+            continue;
+        }
+        db->leader = 1;
+        strata_txn *batch = db->queue_head;
+        db->queue_head = db->queue_tail = NULL;
+        pthread_mutex_unlock(&db->commit_mu);
+
+        apply_batch(db, batch);
+
+        pthread_mutex_lock(&db->commit_mu);
+        db->group_commits++;
+        for (strata_txn *m = batch, *next; m; m = next) {
+            next = m->next; /* m may be freed by its owner as soon as done is set */
+            if (!m->rc) db->commits++;
+            m->done = 1;
+        }
+        db->leader = 0;
+        pthread_cond_broadcast(&db->commit_cv);
+    }
+    pthread_mutex_unlock(&db->commit_mu);
+
+    int rc = t->rc;
+    if (rc) strata__err(db, rc, "%s", t->msg);
+    else {
+        if (lsn_out) *lsn_out = t->lsn;
+        if (t->result_out) *t->result_out = t->ops[0].result;
+    }
+    txn_free(t);
+    return rc;
+}
+
+int strata__write(strata *db, strata_txn *txn, txop op, uint64_t *result) {
+    if (txn) {
+        if (txn->db != db) {
+            free(op.key);
+            free(op.val);
+            return strata__err(db, STRATA_EMISUSE, "transaction belongs to another handle");
+        }
+        if (txn_add(txn, op) != STRATA_OK) {
+            free(op.key);
+            free(op.val);
+            return strata__err(db, STRATA_ENOMEM, "out of memory");
+        }
+        return STRATA_OK;
+    }
+    strata_txn *t = calloc(1, sizeof *t);
+    if (!t || txn_add(t, op) != STRATA_OK) {
+        free(op.key);
+        free(op.val);
+        free(t);
+        return strata__err(db, STRATA_ENOMEM, "out of memory");
+    }
+    t->db = db;
+    t->result_out = result;
+    return strata_txn_commit(t, NULL);
+}
