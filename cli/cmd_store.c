@@ -1,0 +1,87 @@
+/* cmd_store.c — top-level commands about the store as a whole: `init`, `stats`. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int run_init(struct cli_ctx *ctx)
+{
+    /* main.c has already opened the store with create = 1; say where it lives. */
+    char *abs = realpath(ctx->dir, NULL);
+    const char *where = abs ? abs : ctx->dir;
+    if (cli_json_wanted(ctx)) {
+        struct cli_json j;
+        cli_json_init(&j);
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "dir");
+        cli_json_string(&j, where);
+        cli_json_key(&j, "format_version");
+        cli_json_int(&j, STRATA_FORMAT_VERSION);
+        cli_json_object_end(&j);
+    } else {
+        fputs("store ready at ", stdout);
+        cli_put_text(where);
+        putchar('\n');
+    }
+    free(abs);
+    return CLI_OK;
+}
+
+static int run_stats(struct cli_ctx *ctx)
+{
+    strata_stats st;
+    int rc = strata_stats_get(ctx->db, &st);
+    if (rc != STRATA_OK)
+        return cli_fail(ctx, rc, "read statistics");
+
+    /* One table drives both output forms, so they always list the same fields. */
+    const struct { const char *name; uint64_t value; } rows[] = {
+        { "format_version", (uint64_t)st.format_version },
+        { "lsn", st.lsn },
+        { "commits", st.commits },
+        { "group_commits", st.group_commits },
+        { "settings", st.settings },
+        { "sessions", st.sessions },
+        { "documents", st.documents },
+        { "operational_bytes", st.operational_bytes },
+        { "total_bytes", st.total_bytes },
+    };
+    size_t n = sizeof rows / sizeof rows[0];
+    if (cli_json_wanted(ctx)) {
+        struct cli_json j;
+        cli_json_init(&j);
+        cli_json_object_begin(&j);
+        for (size_t i = 0; i < n; i++) {
+            cli_json_key(&j, rows[i].name);
+            cli_json_uint(&j, rows[i].value);
+        }
+        cli_json_object_end(&j);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            printf("%-18s %" PRIu64 "\n", rows[i].name, rows[i].value);
+    }
+    return CLI_OK;
+}
+
+static const struct cli_flag json_only[] = { CLI_FLAG_JSON, CLI_FLAG_END };
+
+static const struct cli_command store_commands[] = {
+    { "init", "", 0, 0, json_only, CLI_STORE_CREATE,
+      "create the store (if missing) and print where it is",
+      "Create the store directory and its files if they do not exist yet, then print\n"
+      "the store's absolute path. Running it on an existing store just opens it.\n"
+      "A directory that holds other files but no store is refused and left untouched.",
+      run_init },
+    { "stats", "", 0, 0, json_only, CLI_STORE_OPEN,
+      "print counts and sizes of the store",
+      "Print one 'NAME VALUE' line per statistic: format_version, lsn (last commit),\n"
+      "commits and group_commits (made by this process, so 0 here), settings,\n"
+      "sessions, documents, operational_bytes and total_bytes.",
+      run_stats },
+};
+
+const struct cli_group cli_group_store = {
+    NULL, "store commands", store_commands, sizeof store_commands / sizeof store_commands[0],
+};
