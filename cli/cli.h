@@ -26,7 +26,7 @@ struct cli_flag {
     const char *metavar;
     const char *help;
 };
-#define CLI_FLAG_JSON { "--json", NULL, "print machine-readable JSON (times in ms since the epoch)" }
+#define CLI_FLAG_JSON { "--json", NULL, "print JSON (times in ms since the epoch)" }
 #define CLI_FLAG_END  { NULL, NULL, NULL }
 
 /* What main.c does with the store before calling a handler. */
@@ -81,8 +81,9 @@ int cli_json_wanted(const struct cli_ctx *ctx); /* --json given */
  * usage error, CLI_USAGE. */
 int cli_parse_seconds(const struct cli_ctx *ctx, const char *name, const char *text, int64_t *out);
 
-/* Standard input as a NUL-terminated string (free with free()), for a JSON argument
- * given as "-" (which cannot be JSON itself); NULL after printing why. */
+/* Standard input as a NUL-terminated string without surrounding whitespace (free with
+ * free()), for a JSON argument given as "-" (which cannot be JSON itself); NULL after
+ * printing why. */
 char *cli_read_stdin(struct cli_ctx *ctx);
 
 /* ---- messages (util.c) ---- */

@@ -182,9 +182,9 @@ static int run_expire(struct cli_ctx *ctx)
 }
 
 static const struct cli_flag new_flags[] = {
-    { "--ttl", "S", "expire the session after S seconds without access (default: never)" },
-    { "--data", "JSON", "the session's data, a JSON object (default: {}); - reads standard input" },
-    { "--id", "ID", "use ID (1..1024 bytes) instead of a random 32-hex-digit id" },
+    { "--ttl", "S", "expire after S seconds without access (default: never)" },
+    { "--data", "JSON", "the data, a JSON object (default {}); - reads stdin" },
+    { "--id", "ID", "use ID (1..1024 bytes), not a random 32-hex-digit id" },
     CLI_FLAG_JSON,
     CLI_FLAG_END,
 };

@@ -21,7 +21,7 @@ static int run_help(struct cli_ctx *ctx);
 
 static const struct cli_command help_commands[] = {
     { "help", "[COMMAND [SUBCOMMAND]]", 0, 2, NULL, CLI_STORE_NONE,
-      "describe every command, or one group or command",
+      "describe all commands, a group or a command",
       "Without arguments list every command; with a group (setting) list its\n"
       "commands; with a command (setting get, stats) describe its arguments and\n"
       "options. -h or --help after any command does the same.",

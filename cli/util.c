@@ -118,7 +118,7 @@ const char *cli_q(const char *s)
     return buf;
 }
 
-/* Whole of stdin as a string for a JSON argument given as "-". */
+/* Whole of stdin, trimmed of surrounding whitespace, for a JSON argument given as "-". */
 char *cli_read_stdin(struct cli_ctx *ctx)
 {
     size_t cap = 4096, len = 0;
@@ -158,7 +158,15 @@ char *cli_read_stdin(struct cli_ctx *ctx)
         cli_fail(ctx, STRATA_EINVAL, "read JSON from standard input (it holds a NUL byte)");
         return NULL;
     }
-    buf[len] = '\0';
+    /* Whitespace around a JSON value means nothing; the newline `echo` adds would
+     * otherwise be stored and show up inside --json output. */
+    while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
+        len--;
+    size_t lead = 0;
+    while (lead < len && strchr(" \t\r\n", buf[lead]))
+        lead++;
+    memmove(buf, buf + lead, len - lead);
+    buf[len - lead] = '\0';
     return buf;
 }
 

@@ -171,11 +171,18 @@ t_out 0 "-5" --dir "$S" setting get neg
 t 0 --dir "$S" setting set -- -dash 'null'            # -- ends options
 t_out 0 "null" --dir "$S" setting get -- -dash
 t 2 --dir "$S" setting get -dash;       has_err "unknown option"
-printf '{"from": "stdin"}' >"$T/piped.json"
+printf ' {"from": "stdin"}\n\n' >"$T/piped.json"
 last="setting set piped - <piped.json"
 "$CLI" --dir "$S" setting set piped - <"$T/piped.json" >"$T/out" 2>"$T/err"; rc=$?
 [ "$rc" -eq 0 ] && pass || fail "setting set KEY - (stdin)"
 t_out 0 '{"from":"stdin"}' --dir "$S" setting get piped
+t_json --dir "$S" setting get piped --json
+[ "$(wc -l <"$T/out")" -eq 1 ] && pass || fail "stdin JSON stored with its newlines"
+last="session new --data - <piped.json"
+"$CLI" --dir "$S" session new --id piped --data - <"$T/piped.json" >"$T/out" 2>"$T/err"; rc=$?
+[ "$rc" -eq 0 ] && pass || fail "session new --data - (stdin)"
+t_json --dir "$S" session get piped --json;  py "d['data'] == {'from': 'stdin'}"
+t 0 --dir "$S" session del piped
 t_out 0 '-5' --dir "$S" setting get neg
 
 # Awkward keys: quotes, backslashes, tabs, newlines, non-ASCII.
