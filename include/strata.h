@@ -90,7 +90,11 @@ typedef struct strata_options {
     int busy_timeout_ms;      /* SQLite busy timeout; default STRATA_DEFAULT_BUSY_TIMEOUT_MS */
     strata_clock_fn clock;    /* NULL: the real-time clock */
     void *clock_ctx;
-    uint64_t reserved[16];    /* zero; room to grow without breaking the ABI */
+    uint64_t max_doc_bytes;   /* 0: STRATA_DEFAULT_MAX_DOC_BYTES */
+    uint64_t segment_bytes;   /* 0: STRATA_DEFAULT_SEGMENT_BYTES */
+    int compression_level;    /* 0: the codec's default */
+    int reserved_int;         /* zero */
+    uint64_t reserved[14];    /* zero; room to grow without breaking the ABI */
 } strata_options;
 
 /* Defaults: create = 0, sync = FULL, busy_timeout_ms = 5000, real clock. */
@@ -182,6 +186,107 @@ STRATA_API int strata_session_list(strata *db, strata_session_cb cb, void *ctx);
  * longer than idle_ttl_s. n_out (may be NULL) receives how many were deleted. */
 STRATA_API int strata_session_expire(strata *db, int64_t idle_ttl_s, uint64_t *n_out);
 
+/* ---- documents ----
+ * A document is content (any bytes, compressed into append-only segments) plus
+ * metadata, under an id of 1..STRATA_DOC_ID_MAX bytes (any bytes; never a file name).
+ * Identical content is stored once. Puts and deletes join `txn` (NULL: their own
+ * transaction); content, metadata and (later) vectors of a transaction commit
+ * atomically. */
+#define STRATA_DOC_ID_MAX 1024
+#define STRATA_DEFAULT_MAX_DOC_BYTES (64ull << 30)     /* 64 GiB */
+#define STRATA_DEFAULT_SEGMENT_BYTES (64ull << 20)     /* roll segments over at 64 MiB */
+
+typedef struct strata_doc_put_opts {
+    const char *metadata_json;  /* a JSON object, or NULL for "{}" */
+    const char *filename;       /* original file name, or NULL */
+    uint64_t reserved[8];
+} strata_doc_put_opts;
+
+/* Put `len` bytes of content under id (replacing any previous version). opts may be
+ * NULL. STRATA_ETOOBIG above the store's max_doc_bytes. */
+STRATA_API int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len,
+                              const void *data, size_t len, const strata_doc_put_opts *opts);
+/* Streaming put with bounded memory: `read` is called until it returns 0 bytes
+ * (end) or a negative value (error: the put fails with STRATA_EIO and nothing is
+ * stored). It returns the number of bytes written into buf (<= cap). */
+typedef long long (*strata_read_fn)(void *ctx, void *buf, size_t cap);
+STRATA_API int strata_doc_put_stream(strata *db, strata_txn *txn, const void *id, size_t id_len,
+                                     strata_read_fn read, void *ctx, const strata_doc_put_opts *opts);
+/* Streaming put from a file descriptor, read to its end. */
+STRATA_API int strata_doc_put_fd(strata *db, strata_txn *txn, const void *id, size_t id_len, int fd,
+                                 const strata_doc_put_opts *opts);
+
+/* Get the content into a malloc'd buffer (*data, free with strata_free; NUL-terminated
+ * for convenience, the NUL not counted in *len). STRATA_ENOTFOUND when missing;
+ * STRATA_ECORRUPT (naming the id and segment) when a checksum fails: never wrong bytes. */
+STRATA_API int strata_doc_get(strata *db, const void *id, size_t id_len, void **data, size_t *len);
+/* Streaming get: `write` receives the content in order, chunk by chunk; a non-zero
+ * return stops the read and is returned. Bytes already delivered before a
+ * STRATA_ECORRUPT are from verified records only. */
+typedef int (*strata_write_fn)(void *ctx, const void *data, size_t len);
+STRATA_API int strata_doc_get_stream(strata *db, const void *id, size_t id_len, strata_write_fn write, void *ctx);
+STRATA_API int strata_doc_get_fd(strata *db, const void *id, size_t id_len, int fd);
+
+/* Delete; STRATA_ENOTFOUND when missing (inside a txn: checked at commit). */
+STRATA_API int strata_doc_delete(strata *db, strata_txn *txn, const void *id, size_t id_len);
+/* *exists = 1 or 0. */
+STRATA_API int strata_doc_exists(strata *db, const void *id, size_t id_len, int *exists);
+
+typedef struct strata_doc_info {
+    void *id; size_t id_len;      /* owned by the struct */
+    char *filename;               /* NULL if none */
+    char *metadata_json;          /* a JSON object */
+    uint8_t content_hash[32];     /* SHA-256 of the content */
+    uint64_t size;                /* raw bytes (the ADR's file_size) */
+    uint64_t stored_size;         /* bytes in the segment, headers included */
+    const char *codec;            /* "raw", "lz4", "lz4+dict", "zstd", "zstd+dict" (static) */
+    const char *tier;             /* "warm" or "cold" (static) */
+    uint64_t segment;
+    int64_t created_at_ms, updated_at_ms;
+    int64_t last_access_ms;       /* 0: never read */
+    uint64_t lsn;                 /* LSN of the commit that wrote this version */
+} strata_doc_info;
+/* Metadata and storage facts of a document; free with strata_doc_info_free. */
+STRATA_API int strata_doc_stat(strata *db, const void *id, size_t id_len, strata_doc_info **out);
+STRATA_API void strata_doc_info_free(strata_doc_info *info);
+
+/* Cursor over document ids in byte order, optionally restricted to ids starting with
+ * a prefix and/or documents whose metadata at a JSON path equals a JSON value
+ * (SQLite's json_extract; e.g. path "$.lang", value "\"en\""). */
+typedef struct strata_doc_filter {
+    const void *prefix; size_t prefix_len;   /* NULL/0: any id */
+    const char *meta_path;                   /* NULL: no metadata filter */
+    const char *meta_value_json;             /* required with meta_path */
+    uint64_t reserved[8];
+} strata_doc_filter;
+typedef struct strata_doc_cursor strata_doc_cursor;
+STRATA_API int strata_doc_cursor_open(strata *db, const strata_doc_filter *filter, strata_doc_cursor **out);
+/* Next id: *id points into the cursor (valid until the next call); *id is NULL at the
+ * end. The cursor reads in batches and sees commits made while it is open. */
+STRATA_API int strata_doc_cursor_next(strata_doc_cursor *c, const void **id, size_t *id_len);
+STRATA_API void strata_doc_cursor_close(strata_doc_cursor *c);
+
+/* Train (or retrain) the shared compression dictionary from a sample of the store's
+ * documents; new records use it, older records stay readable with theirs.
+ * *dict_id (may be NULL) receives the new dictionary's id. STRATA_ENOTFOUND when the
+ * store holds too little content to train on. */
+STRATA_API int strata_doc_train_dict(strata *db, uint32_t *dict_id);
+
+/* Rewrite segments whose dead bytes exceed `threshold` (0..1) of their size; with
+ * threshold 0 every segment holding any dead byte is rewritten, so deleted content
+ * is gone from every file. Live content is re-encoded with the current dictionary. */
+typedef struct strata_compact_stats {
+    uint64_t segments_rewritten, bytes_before, bytes_after, contents_moved, contents_dropped;
+} strata_compact_stats;
+STRATA_API int strata_compact(strata *db, double threshold, strata_compact_stats *stats);
+
+/* Verify the store: catalogue <-> segments <-> checksums, every record read back and
+ * its SHA-256 compared, SQLite's integrity check. `problem` (may be NULL) is called
+ * once per problem found; *problems receives the count. Returns STRATA_OK when the
+ * check ran (even if it found problems). */
+typedef void (*strata_problem_fn)(void *ctx, const char *problem);
+STRATA_API int strata_check(strata *db, strata_problem_fn problem, void *ctx, uint64_t *problems);
+
 /* ---- statistics ---- */
 typedef struct strata_stats {
     int format_version;
@@ -191,9 +296,14 @@ typedef struct strata_stats {
     uint64_t settings;
     uint64_t sessions;
     uint64_t documents;
+    uint64_t contents;            /* distinct contents (after dedup) */
+    uint64_t doc_raw_bytes;       /* sum of document sizes */
+    uint64_t doc_stored_bytes;    /* bytes of live content in segments */
+    uint64_t segments;
+    uint64_t segment_bytes;       /* segment files on disk */
     uint64_t operational_bytes;   /* operational.db with its WAL */
     uint64_t total_bytes;         /* every file of the store */
-    uint64_t reserved[16];
+    uint64_t reserved[11];
 } strata_stats;
 STRATA_API int strata_stats_get(strata *db, strata_stats *out);
 

@@ -13,7 +13,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 /* Build an op from copies of key and val; on allocation failure report ENOMEM. */
 static int write_op(strata *db, strata_txn *txn, txop_kind kind, const char *key, const char *val,
                     int64_t num, uint64_t *result) {
-    txop op = { kind, dup_or_null(key), dup_or_null(val), num, 0 };
+    txop op = { kind, dup_or_null(key), dup_or_null(val), num, 0, NULL };
     if ((key && !op.key) || (val && !op.val)) {
         free(op.key);
         free(op.val);
@@ -171,6 +171,10 @@ int strata_stats_get(strata *db, strata_stats *out) {
     out->settings = c.settings;
     out->sessions = c.sessions;
     out->documents = c.documents;
+    out->contents = c.contents;
+    out->doc_raw_bytes = c.raw_bytes;
+    out->doc_stored_bytes = c.stored_bytes;
+    out->segments = c.segments;
     pthread_mutex_lock(&db->commit_mu);
     out->commits = db->commits;
     out->group_commits = db->group_commits;
@@ -183,6 +187,8 @@ int strata_stats_get(strata *db, strata_stats *out) {
         snprintf(p, n + 32, "%s/%s", db->dir, op_files[i]);
         out->operational_bytes += su_tree_bytes(p);
     }
+    snprintf(p, n + 32, "%s/docs", db->dir);
+    out->segment_bytes = su_tree_bytes(p);
     free(p);
     out->total_bytes = su_tree_bytes(db->dir);
     return STRATA_OK;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include "strata.h"
 #include "operational/op.h"
+#include "docs/docs.h"
 
 #define STRATA_ERRMSG_MAX 1024
 
@@ -13,8 +14,17 @@
 typedef enum {
     TXOP_SETTING_SET, TXOP_SETTING_DEL,
     TXOP_SESSION_CREATE, TXOP_SESSION_PUT, TXOP_SESSION_TOUCH, TXOP_SESSION_DEL,
-    TXOP_SESSION_EXPIRE
+    TXOP_SESSION_EXPIRE, TXOP_DOC_PUT, TXOP_DOC_DEL
 } txop_kind;
+
+/* A document write: the catalogue row to apply. For a put, either `appended` (this
+ * txn wrote the run at p.content) or a reference by hash to existing content. */
+typedef struct doc_op {
+    op_doc_put p;
+    void *id;
+    char *meta, *filename;
+    int appended;
+} doc_op;
 
 typedef struct txop {
     txop_kind kind;
@@ -22,6 +32,7 @@ typedef struct txop {
     char *val;        /* JSON text, may be NULL */
     int64_t num;      /* ttl_s, or idle ttl for expire */
     uint64_t result;  /* out: rows expired */
+    doc_op *doc;      /* TXOP_DOC_*: owned */
 } txop;
 
 /* Life of a transaction:
@@ -48,6 +59,12 @@ struct strata {
     int lock_fd;
     strata_options opts;
     op_db *op;
+    docs *docs;
+
+    pthread_mutex_t touch_mu;  /* last-access times waiting for the next commit */
+    struct touch { void *id; size_t len; int64_t at; } *touches;
+    size_t ntouches;
+    uint64_t undict_bytes;     /* raw bytes stored without a dictionary (auto-training) */
 
     pthread_mutex_t read_mu;   /* the reader connection */
     pthread_mutex_t write_mu;  /* the writer connection; held by the commit leader */
@@ -72,6 +89,10 @@ int64_t strata__now(strata *db);
 /* Validation shared by every public entry point. */
 int strata__check_key(strata *db, const char *what, const char *key);
 int strata__check_json(strata *db, const char *what, const char *json, int object);
+
+/* Remember that a document was read (flushed by the next commit, or at close). */
+void strata__touch(strata *db, const void *id, size_t len);
+void strata__txop_free(txop *op);
 
 /* Queue an op on txn, or, when txn is NULL, run it as its own transaction.
  * Takes ownership of key and val (malloc'd), even on failure. */

@@ -34,6 +34,8 @@
 
 #define STORE_MAGIC "strata-store"
 
+static void flush_touches(strata *db);
+
 /* ---- versions and codes ---- */
 const char *strata_version(void) { return STRATA_VERSION; }
 int strata_version_number(void) { return STRATA_VERSION_NUMBER; }
@@ -216,7 +218,57 @@ static int check_options(const strata_options *o) {
     return STRATA_OK;
 }
 
+/* ---- the document store at open: dictionaries, then recovery (principle 1) ---- */
+typedef struct seg_list { docs_seg_state *v; size_t n, cap; } seg_list;
+
+static int seg_collect(void *ctx, uint64_t id, uint64_t len, int sealed) {
+    seg_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        docs_seg_state *n = realloc(l->v, cap * sizeof *n);
+        if (!n) return STRATA_ENOMEM;
+        l->v = n;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (docs_seg_state){ id, len, sealed };
+    return 0;
+}
+
+static int dict_load(void *ctx, uint32_t id, int codec, const void *data, size_t len) {
+    (void)codec;
+    return docs_dict_add(ctx, id, data, len);
+}
+
+static int64_t docs_now(void *ctx) { return strata__now(ctx); }
+
+static int open_docs(strata *db, char *err, size_t errlen) {
+    docs_config cfg = { db->opts.segment_bytes ? db->opts.segment_bytes : STRATA_DEFAULT_SEGMENT_BYTES,
+                        db->opts.compression_level, docs_now, db };
+    int rc = docs_open(db->dir, &cfg, &db->docs, err, errlen);
+    if (rc) return rc;
+    if ((rc = op_r_dicts(db->op, dict_load, db->docs)) != STRATA_OK) {
+        snprintf(err, errlen, "loading compression dictionaries: %s", strata_errstr(rc));
+        return rc;
+    }
+    seg_list l = { NULL, 0, 0 };
+    rc = op_r_segments(db->op, seg_collect, &l);
+    if (rc) {
+        free(l.v);
+        snprintf(err, errlen, "reading the segment catalogue: %s", op_errmsg(db->op, 0));
+        return rc;
+    }
+    /* Problems found here (a missing or short segment) do not stop the open: every
+     * other document stays readable and `strata check` names them. */
+    rc = docs_recover(db->docs, l.v, l.n, NULL, NULL, err, errlen);
+    free(l.v);
+    return rc;
+}
+
 static void handle_free(strata *db) {
+    for (size_t i = 0; i < db->ntouches; i++) free(db->touches[i].id);
+    free(db->touches);
+    pthread_mutex_destroy(&db->touch_mu);
+    docs_close(db->docs);
     op_close(db->op);
     if (db->lock_fd >= 0) close(db->lock_fd);
     pthread_key_delete(db->err_key);
@@ -278,6 +330,7 @@ int strata_open(const char *dir, const strata_options *opts, strata **out) {
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->commit_mu, NULL);
     pthread_mutex_init(&db->err_mu, NULL);
+    pthread_mutex_init(&db->touch_mu, NULL);
     pthread_cond_init(&db->commit_cv, NULL);
     if (pthread_key_create(&db->err_key, NULL) != 0) {
         free(db->dir);
@@ -312,6 +365,7 @@ int strata_open(const char *dir, const strata_options *opts, strata **out) {
     rc = op_open(op_path, &cfg, &db->op, err, sizeof err);
     free(op_path);
     if (rc) { open_err(rc, "%s: %s", dir, err); goto fail; }
+    if ((rc = open_docs(db, err, sizeof err)) != STRATA_OK) { open_err(rc, "%s: %s", dir, err); goto fail; }
 
     free(fmt_path);
     *out = db;
@@ -327,9 +381,19 @@ int strata_close(strata *db) {
     /* Let in-flight commits finish: a leader or queued members may still run. */
     pthread_mutex_lock(&db->commit_mu);
     while (db->leader || db->queue_head) pthread_cond_wait(&db->commit_cv, &db->commit_mu);
+    int poisoned = db->poisoned;
     pthread_mutex_unlock(&db->commit_mu);
+    int rc = STRATA_OK;
+    if (!poisoned && db->ntouches) {
+        pthread_mutex_lock(&db->write_mu);
+        if ((rc = op_w_begin(db->op)) == STRATA_OK) {
+            flush_touches(db);
+            if ((rc = op_w_commit(db->op)) != STRATA_OK) op_w_rollback(db->op);
+        }
+        pthread_mutex_unlock(&db->write_mu);
+    }
     handle_free(db);
-    return STRATA_OK;
+    return rc;
 }
 
 /* ---- transactions ---- */
@@ -341,8 +405,19 @@ int strata_txn_begin(strata *db, strata_txn **out) {
     return STRATA_OK;
 }
 
+void strata__txop_free(txop *op) {
+    free(op->key);
+    free(op->val);
+    if (op->doc) {
+        free(op->doc->id);
+        free(op->doc->meta);
+        free(op->doc->filename);
+        free(op->doc);
+    }
+}
+
 static void txn_free(strata_txn *t) {
-    for (uint32_t i = 0; i < t->nops; i++) { free(t->ops[i].key); free(t->ops[i].val); }
+    for (uint32_t i = 0; i < t->nops; i++) strata__txop_free(&t->ops[i]);
     free(t->ops);
     free(t);
 }
@@ -366,13 +441,26 @@ static int txn_add(strata_txn *t, txop op) {
 static const char *txop_name(txop_kind k) {
     static const char *const names[] = { "setting set", "setting delete", "session create",
                                          "session put", "session touch", "session delete",
-                                         "session expire" };
+                                         "session expire", "document put", "document delete" };
     return names[k];
 }
 
 /* Apply one op on the writer connection; on failure fill t->msg. */
 static int apply_op(strata *db, strata_txn *t, txop *op, int64_t now) {
     int rc;
+    if (op->doc) {
+        doc_op *d = op->doc;
+        rc = op->kind == TXOP_DOC_PUT ? op_w_doc_put(db->op, &d->p, now, t->lsn)
+                                      : op_w_doc_delete(db->op, d->p.id, d->p.id_len);
+        if (rc == STRATA_ENOTFOUND && op->kind == TXOP_DOC_PUT)
+            snprintf(t->msg, sizeof t->msg, "document put: the identical content it shared was removed by a "
+                     "concurrent compaction; retry the transaction");
+        else if (rc == STRATA_ENOTFOUND)
+            snprintf(t->msg, sizeof t->msg, "document delete: document (%zu-byte id) not found", d->p.id_len);
+        else if (rc)
+            snprintf(t->msg, sizeof t->msg, "%s: %s", txop_name(op->kind), op_errmsg(db->op, 1));
+        return rc;
+    }
     switch (op->kind) {
     case TXOP_SETTING_SET: rc = op_w_setting_set(db->op, op->key, op->val, now); break;
     case TXOP_SETTING_DEL: rc = op_w_setting_delete(db->op, op->key); break;
@@ -392,11 +480,63 @@ static int apply_op(strata *db, strata_txn *t, txop *op, int64_t now) {
     return rc;
 }
 
+/* Write pending last-access times inside the current writer transaction. Best
+ * effort: a failure here must not fail the commit it rides on, and last access is
+ * approximate by design (at most TOUCH_MAX reads are remembered between commits). */
+static void flush_touches(strata *db) {
+    pthread_mutex_lock(&db->touch_mu);
+    struct touch *v = db->touches;
+    size_t n = db->ntouches;
+    db->touches = NULL;
+    db->ntouches = 0;
+    pthread_mutex_unlock(&db->touch_mu);
+    for (size_t i = 0; i < n; i++) {
+        (void)op_w_doc_touch(db->op, v[i].id, v[i].len, v[i].at); /* a failed statement undoes itself */
+        free(v[i].id);
+    }
+    free(v);
+}
+
+#define TOUCH_MAX 4096
+void strata__touch(strata *db, const void *id, size_t len) {
+    int64_t now = strata__now(db);
+    pthread_mutex_lock(&db->touch_mu);
+    if (!db->touches) db->touches = malloc(TOUCH_MAX * sizeof *db->touches);
+    if (db->touches && db->ntouches < TOUCH_MAX) {
+        void *copy = malloc(len);
+        if (copy) {
+            memcpy(copy, id, len);
+            db->touches[db->ntouches++] = (struct touch){ copy, len, now };
+        }
+    }
+    pthread_mutex_unlock(&db->touch_mu);
+}
+
 /* The leader's work: apply every member of `batch` in one SQLite transaction. */
 static void apply_batch(strata *db, strata_txn *batch) {
     pthread_mutex_lock(&db->write_mu);
     int64_t now = strata__now(db);
-    int rc = op_w_begin(db->op);
+    int rc = STRATA_OK;
+    /* Every run a member appended must be on disk before the commit that makes it
+     * reachable. A failed fsync leaves the file's state unknown: poison (D2). */
+    for (strata_txn *t = batch; t && !rc; t = t->next)
+        for (uint32_t i = 0; i < t->nops; i++)
+            if (t->ops[i].doc && t->ops[i].doc->appended) {
+                if ((rc = docs_sync(db->docs)) != STRATA_OK) {
+                    pthread_mutex_lock(&db->commit_mu);
+                    db->poisoned = 1;
+                    snprintf(db->poison_msg, sizeof db->poison_msg, "fsync of a document segment failed");
+                    pthread_mutex_unlock(&db->commit_mu);
+                    for (strata_txn *m = batch; m; m = m->next) {
+                        m->rc = rc;
+                        snprintf(m->msg, sizeof m->msg, "fsync of a document segment failed: %s", strata_errstr(rc));
+                    }
+                    pthread_mutex_unlock(&db->write_mu);
+                    return;
+                }
+                break;
+            }
+    rc = op_w_begin(db->op);
     if (rc) {
         for (strata_txn *t = batch; t; t = t->next) {
             t->rc = rc;
@@ -411,15 +551,16 @@ static void apply_batch(strata *db, strata_txn *batch) {
             snprintf(t->msg, sizeof t->msg, "savepoint: %s", op_errmsg(db->op, 1));
             continue;
         }
-        for (uint32_t i = 0; i < t->nops && !t->rc; i++) t->rc = apply_op(db, t, &t->ops[i], now);
-        if (!t->rc && (t->rc = op_w_log_commit(db->op, now, t->nops, &t->lsn)) != STRATA_OK)
+        if ((t->rc = op_w_log_commit(db->op, now, t->nops, &t->lsn)) != STRATA_OK)
             snprintf(t->msg, sizeof t->msg, "commit log: %s", op_errmsg(db->op, 1));
+        for (uint32_t i = 0; i < t->nops && !t->rc; i++) t->rc = apply_op(db, t, &t->ops[i], now);
         if (!t->rc && (t->rc = op_w_release(db->op)) != STRATA_OK)
             snprintf(t->msg, sizeof t->msg, "release: %s", op_errmsg(db->op, 1));
         if (t->rc) op_w_rollback_savepoint(db->op);
         else any = 1;
     }
     if (any) {
+        flush_touches(db);
         rc = op_w_commit(db->op);
         if (rc) {
             /* D2: the outcome is unknown (an fsync may have failed half-way). */

@@ -39,7 +39,6 @@ static const char *const migrations[OP_SCHEMA_VERSION] = {
     "  tier TEXT NOT NULL DEFAULT 'warm',"
     "  sealed INTEGER NOT NULL DEFAULT 0,"
     "  committed_length INTEGER NOT NULL DEFAULT 0,"
-    "  dead_bytes INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL);"
     "CREATE TABLE dictionaries("
     "  id INTEGER PRIMARY KEY,"
@@ -76,6 +75,8 @@ enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_ROLLBACK_TO,
     W_LOG_COMMIT, W_SETTING_SET, W_SETTING_DEL,
     W_SESSION_INSERT, W_SESSION_PUT, W_SESSION_TOUCH, W_SESSION_DEL, W_SESSION_EXPIRE,
+    W_SEG_UPSERT, W_CONTENT_BY_SHA, W_CONTENT_INSERT, W_CONTENT_REF, W_DOC_OLD, W_DOC_UPSERT, W_DOC_DEL,
+    W_DOC_TOUCH, W_DICT_INSERT, W_CONTENT_MOVE, W_CONTENT_DROP_DEAD, W_SEG_DELETE, W_CHECKPOINT,
     W_COUNT
 };
 static const char *const wsql[W_COUNT] = {
@@ -98,9 +99,35 @@ static const char *const wsql[W_COUNT] = {
     [W_SESSION_DEL] = "DELETE FROM sessions WHERE id = ?1",
     [W_SESSION_EXPIRE] = "DELETE FROM sessions WHERE (ttl_s > 0 AND last_accessed + ttl_s * 1000 < ?1) "
                          "OR (?2 > 0 AND last_accessed + ?2 * 1000 < ?1)",
+    [W_SEG_UPSERT] = "INSERT INTO segments(id, committed_length, sealed, created_at) VALUES(?1, ?2, ?3, ?4) "
+                     "ON CONFLICT(id) DO UPDATE SET committed_length = max(committed_length, excluded.committed_length), "
+                     "sealed = max(sealed, excluded.sealed)",
+    [W_CONTENT_BY_SHA] = "SELECT id FROM contents WHERE sha256 = ?1",
+    [W_CONTENT_INSERT] = "INSERT INTO contents(sha256, segment, offset, length, raw_length, checksum, codec, dict_id, refs) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+    [W_CONTENT_REF] = "UPDATE contents SET refs = refs + ?2 WHERE id = ?1",
+    [W_DOC_OLD] = "SELECT content FROM documents WHERE id = ?1",
+    [W_DOC_UPSERT] = "INSERT INTO documents(id, content, filename, file_size, metadata_json, created_at, updated_at, lsn) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT(id) DO UPDATE SET content = excluded.content, "
+                     "filename = excluded.filename, file_size = excluded.file_size, "
+                     "metadata_json = excluded.metadata_json, updated_at = excluded.updated_at, lsn = excluded.lsn",
+    [W_DOC_DEL] = "DELETE FROM documents WHERE id = ?1 RETURNING content",
+    [W_DOC_TOUCH] = "UPDATE documents SET last_access = ?2 WHERE id = ?1 AND (last_access IS NULL OR last_access < ?2)",
+    [W_DICT_INSERT] = "INSERT INTO dictionaries(codec, data, created_at) VALUES(?1, ?2, ?3)",
+    [W_CONTENT_MOVE] = "UPDATE contents SET segment = ?3, offset = ?4, length = ?5, checksum = ?6, codec = ?7, "
+                       "dict_id = ?8 WHERE id = ?1 AND segment = ?2",
+    [W_CONTENT_DROP_DEAD] = "DELETE FROM contents WHERE segment = ?1 AND refs <= 0",
+    [W_SEG_DELETE] = "DELETE FROM segments WHERE id = ?1",
+    [W_CHECKPOINT] = "PRAGMA wal_checkpoint(TRUNCATE)",
 };
 
-enum { R_SETTING_GET, R_SETTING_LIST, R_SESSION_GET, R_SESSION_LIST, R_COUNTS, R_COUNT };
+enum {
+    R_SETTING_GET, R_SETTING_LIST, R_SESSION_GET, R_SESSION_LIST, R_COUNTS,
+    R_DOC_GET, R_CONTENT_BY_SHA, R_DOC_IDS, R_SEGMENTS, R_DICTS, R_CONTENTS, R_LIVE,
+    R_CHECK_DOCS, R_CHECK_REFS, R_CHECK_SEGS, R_SAMPLE, R_COUNT
+};
+#define CONTENT_COLS "c.id, c.sha256, c.segment, c.offset, c.length, c.raw_length, c.checksum, c.codec, " \
+                     "c.dict_id, c.refs"
 static const char *const rsql[R_COUNT] = {
     [R_SETTING_GET] = "SELECT value, updated_at FROM settings WHERE key = ?1",
     [R_SETTING_LIST] = "SELECT key, value, updated_at FROM settings ORDER BY key",
@@ -108,7 +135,27 @@ static const char *const rsql[R_COUNT] = {
     [R_SESSION_LIST] = "SELECT id, data, created_at, last_accessed, ttl_s FROM sessions ORDER BY id",
     [R_COUNTS] = "SELECT (SELECT count(*) FROM settings), (SELECT count(*) FROM sessions), "
                  "(SELECT count(*) FROM documents), "
-                 "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'commit_log')",
+                 "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'commit_log'), "
+                 "(SELECT count(*) FROM contents WHERE refs > 0), (SELECT coalesce(sum(file_size), 0) FROM documents), "
+                 "(SELECT coalesce(sum(length), 0) FROM contents WHERE refs > 0), (SELECT count(*) FROM segments)",
+    [R_DOC_GET] = "SELECT " CONTENT_COLS ", d.file_size, d.created_at, d.updated_at, coalesce(d.last_access, 0), "
+                  "d.lsn, d.filename, d.metadata_json FROM documents d LEFT JOIN contents c ON c.id = d.content "
+                  "WHERE d.id = ?1",
+    [R_CONTENT_BY_SHA] = "SELECT " CONTENT_COLS " FROM contents c WHERE c.sha256 = ?1",
+    [R_DOC_IDS] = "SELECT id FROM documents WHERE id > ?1 AND id >= ?2 AND (?3 IS NULL OR id < ?3) AND "
+                  "(?4 IS NULL OR json_extract(metadata_json, ?4) IS json_extract(?5, '$')) ORDER BY id LIMIT ?6",
+    [R_SEGMENTS] = "SELECT id, committed_length, sealed FROM segments ORDER BY id",
+    [R_DICTS] = "SELECT id, codec, data FROM dictionaries ORDER BY id",
+    [R_CONTENTS] = "SELECT " CONTENT_COLS " FROM contents c WHERE ?1 = 0 OR c.segment = ?1 ORDER BY c.segment, c.offset",
+    [R_LIVE] = "SELECT s.id, coalesce((SELECT sum(length) FROM contents c WHERE c.segment = s.id AND c.refs > 0), 0) "
+               "FROM segments s ORDER BY s.id",
+    [R_CHECK_DOCS] = "SELECT d.id, d.content FROM documents d LEFT JOIN contents c ON c.id = d.content WHERE c.id IS NULL",
+    [R_CHECK_REFS] = "SELECT c.id, c.refs, (SELECT count(*) FROM documents d WHERE d.content = c.id) AS n "
+                     "FROM contents c WHERE c.refs != n",
+    [R_CHECK_SEGS] = "SELECT c.id, c.segment, s.id, s.committed_length, c.offset + c.length FROM contents c "
+                     "LEFT JOIN segments s ON s.id = c.segment "
+                     "WHERE s.id IS NULL OR c.offset + c.length > s.committed_length",
+    [R_SAMPLE] = "SELECT " CONTENT_COLS " FROM contents c WHERE c.refs > 0 ORDER BY random() LIMIT ?1",
 };
 
 typedef struct conn {
@@ -439,5 +486,328 @@ int op_r_counts(op_db *db, op_counts *out) {
     out->sessions = (uint64_t)sqlite3_column_int64(s, 1);
     out->documents = (uint64_t)sqlite3_column_int64(s, 2);
     out->lsn = (uint64_t)sqlite3_column_int64(s, 3);
+    out->contents = (uint64_t)sqlite3_column_int64(s, 4);
+    out->raw_bytes = (uint64_t)sqlite3_column_int64(s, 5);
+    out->stored_bytes = (uint64_t)sqlite3_column_int64(s, 6);
+    out->segments = (uint64_t)sqlite3_column_int64(s, 7);
     return rdone(s, STRATA_OK);
+}
+
+/* ---- document catalogue: writer ---- */
+static int step_row(op_db *db, sqlite3_stmt *s, int64_t *v) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) { *v = sqlite3_column_int64(s, 0); rc = STRATA_OK; }
+    else rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND : op_status(sqlite3_extended_errcode(db->w.db));
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+static int content_ref(op_db *db, int64_t content_id, int delta) {
+    WSTMT(W_CONTENT_REF);
+    sqlite3_bind_int64(s, 1, content_id);
+    sqlite3_bind_int(s, 2, delta);
+    return run(s);
+}
+
+int op_w_segment_insert(op_db *db, uint64_t id, uint64_t length, int sealed, int64_t now) {
+    WSTMT(W_SEG_UPSERT);
+    sqlite3_bind_int64(s, 1, (int64_t)id);
+    sqlite3_bind_int64(s, 2, (int64_t)length);
+    sqlite3_bind_int(s, 3, sealed);
+    sqlite3_bind_int64(s, 4, now);
+    return run(s);
+}
+
+int op_w_doc_put(op_db *db, const op_doc_put *p, int64_t now, uint64_t lsn) {
+    const op_content *c = &p->content;
+    int64_t cid = 0, old = 0;
+    int rc;
+    {
+        WSTMT(W_CONTENT_BY_SHA);
+        sqlite3_bind_blob(s, 1, c->sha256, 32, SQLITE_STATIC);
+        rc = step_row(db, s, &cid);
+    }
+    if (rc == STRATA_ENOTFOUND) {
+        /* New content: it must come with its own run. */
+        if (c->segment == 0) return STRATA_ENOTFOUND;
+        if ((rc = op_w_segment_insert(db, c->segment, c->offset + c->length, 0, now)) != STRATA_OK) return rc;
+        WSTMT(W_CONTENT_INSERT);
+        sqlite3_bind_blob(s, 1, c->sha256, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (int64_t)c->segment);
+        sqlite3_bind_int64(s, 3, (int64_t)c->offset);
+        sqlite3_bind_int64(s, 4, (int64_t)c->length);
+        sqlite3_bind_int64(s, 5, (int64_t)c->raw_length);
+        sqlite3_bind_int64(s, 6, c->checksum);
+        sqlite3_bind_int(s, 7, c->codec);
+        sqlite3_bind_int64(s, 8, c->dict_id);
+        if ((rc = run(s)) != STRATA_OK) return rc;
+        cid = sqlite3_last_insert_rowid(db->w.db);
+    } else if (rc) {
+        return rc;
+    } /* else: the content exists (dedup); a run we appended for it is dead bytes. */
+    {
+        WSTMT(W_DOC_OLD);
+        sqlite3_bind_blob(s, 1, p->id, (int)p->id_len, SQLITE_STATIC);
+        rc = step_row(db, s, &old);
+    }
+    if (rc == STRATA_OK) { if ((rc = content_ref(db, old, -1)) != STRATA_OK) return rc; }
+    else if (rc != STRATA_ENOTFOUND) return rc;
+    if ((rc = content_ref(db, cid, +1)) != STRATA_OK) return rc;
+    WSTMT(W_DOC_UPSERT);
+    sqlite3_bind_blob(s, 1, p->id, (int)p->id_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, cid);
+    if (p->filename) sqlite3_bind_text(s, 3, p->filename, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (int64_t)c->raw_length);
+    sqlite3_bind_text(s, 5, p->metadata_json ? p->metadata_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, now);
+    sqlite3_bind_int64(s, 7, (int64_t)lsn);
+    return run(s);
+}
+
+int op_w_doc_delete(op_db *db, const void *id, size_t id_len) {
+    int64_t cid = 0;
+    WSTMT(W_DOC_DEL);
+    sqlite3_bind_blob(s, 1, id, (int)id_len, SQLITE_STATIC);
+    int rc = step_row(db, s, &cid);
+    return rc ? rc : content_ref(db, cid, -1);
+}
+
+int op_w_doc_touch(op_db *db, const void *id, size_t id_len, int64_t at) {
+    WSTMT(W_DOC_TOUCH);
+    sqlite3_bind_blob(s, 1, id, (int)id_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, at);
+    return run(s);
+}
+
+int op_w_dict_insert(op_db *db, int codec, const void *data, size_t len, int64_t now, uint32_t *id) {
+    WSTMT(W_DICT_INSERT);
+    sqlite3_bind_int(s, 1, codec);
+    sqlite3_bind_blob(s, 2, data, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    int rc = run(s);
+    if (!rc) *id = (uint32_t)sqlite3_last_insert_rowid(db->w.db);
+    return rc;
+}
+
+int op_w_content_move(op_db *db, int64_t content_id, uint64_t old_segment, const op_content *to) {
+    WSTMT(W_CONTENT_MOVE);
+    sqlite3_bind_int64(s, 1, content_id);
+    sqlite3_bind_int64(s, 2, (int64_t)old_segment);
+    sqlite3_bind_int64(s, 3, (int64_t)to->segment);
+    sqlite3_bind_int64(s, 4, (int64_t)to->offset);
+    sqlite3_bind_int64(s, 5, (int64_t)to->length);
+    sqlite3_bind_int64(s, 6, to->checksum);
+    sqlite3_bind_int(s, 7, to->codec);
+    sqlite3_bind_int64(s, 8, to->dict_id);
+    return one_row(db, s, STRATA_ENOTFOUND);
+}
+
+int op_w_content_drop_dead(op_db *db, uint64_t segment, uint64_t *n) {
+    WSTMT(W_CONTENT_DROP_DEAD);
+    sqlite3_bind_int64(s, 1, (int64_t)segment);
+    int rc = run(s);
+    *n = rc ? 0 : (uint64_t)sqlite3_changes(db->w.db);
+    return rc;
+}
+
+int op_w_segment_delete(op_db *db, uint64_t id) {
+    WSTMT(W_SEG_DELETE);
+    sqlite3_bind_int64(s, 1, (int64_t)id);
+    return run(s);
+}
+
+int op_w_checkpoint_truncate(op_db *db) {
+    WSTMT(W_CHECKPOINT);
+    return run(s);
+}
+
+/* ---- document catalogue: reader ---- */
+static void content_cols(sqlite3_stmt *s, op_content *c) {
+    memset(c, 0, sizeof *c);
+    c->id = sqlite3_column_int64(s, 0);
+    const void *sha = sqlite3_column_blob(s, 1);
+    if (sha && sqlite3_column_bytes(s, 1) == 32) memcpy(c->sha256, sha, 32);
+    c->segment = (uint64_t)sqlite3_column_int64(s, 2);
+    c->offset = (uint64_t)sqlite3_column_int64(s, 3);
+    c->length = (uint64_t)sqlite3_column_int64(s, 4);
+    c->raw_length = (uint64_t)sqlite3_column_int64(s, 5);
+    c->checksum = (uint32_t)sqlite3_column_int64(s, 6);
+    c->codec = sqlite3_column_int(s, 7);
+    c->dict_id = (uint32_t)sqlite3_column_int64(s, 8);
+    c->refs = sqlite3_column_int64(s, 9);
+}
+
+int op_r_doc_get(op_db *db, const void *id, size_t id_len, int want_meta, op_doc_row *out) {
+    RSTMT(R_DOC_GET);
+    memset(out, 0, sizeof *out);
+    sqlite3_bind_blob(s, 1, id, (int)id_len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return rdone(s, STRATA_ENOTFOUND);
+    if (rc != SQLITE_ROW) return rdone(s, op_status(rc));
+    if (sqlite3_column_type(s, 0) == SQLITE_NULL) return rdone(s, STRATA_ECORRUPT); /* content row missing */
+    content_cols(s, &out->c);
+    out->size = (uint64_t)sqlite3_column_int64(s, 10);
+    out->created_at = sqlite3_column_int64(s, 11);
+    out->updated_at = sqlite3_column_int64(s, 12);
+    out->last_access = sqlite3_column_int64(s, 13);
+    out->lsn = (uint64_t)sqlite3_column_int64(s, 14);
+    if (want_meta) {
+        if (sqlite3_column_type(s, 15) != SQLITE_NULL && !(out->filename = dup_col(s, 15)))
+            return rdone(s, STRATA_ENOMEM);
+        if (!(out->metadata_json = dup_col(s, 16))) {
+            free(out->filename);
+            out->filename = NULL;
+            return rdone(s, STRATA_ENOMEM);
+        }
+    }
+    return rdone(s, STRATA_OK);
+}
+
+int op_r_content_by_sha(op_db *db, const uint8_t sha[32], op_content *out) {
+    RSTMT(R_CONTENT_BY_SHA);
+    sqlite3_bind_blob(s, 1, sha, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return rdone(s, STRATA_ENOTFOUND);
+    if (rc != SQLITE_ROW) return rdone(s, op_status(rc));
+    content_cols(s, out);
+    return rdone(s, STRATA_OK);
+}
+
+int op_r_doc_ids(op_db *db, const void *after, size_t after_len, const void *lo, size_t lo_len,
+                 const void *hi, size_t hi_len, const char *path, const char *value, int limit,
+                 op_id_cb cb, void *ctx, int *n, char *err, size_t errlen) {
+    RSTMT(R_DOC_IDS);
+    static const char empty = 0;
+    *n = 0;
+    sqlite3_bind_blob(s, 1, after ? after : &empty, after ? (int)after_len : 0, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, lo ? lo : &empty, lo ? (int)lo_len : 0, SQLITE_STATIC);
+    if (hi) sqlite3_bind_blob(s, 3, hi, (int)hi_len, SQLITE_STATIC);
+    if (path) {
+        sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, value, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int(s, 6, limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int stop = cb(ctx, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        (*n)++;
+        if (stop) return rdone(s, stop);
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db->r.db));
+        /* A bad JSON path is the caller's input, not a database failure. */
+        return rdone(s, (rc & 0xff) == SQLITE_ERROR ? STRATA_EINVAL : op_status(rc));
+    }
+    return rdone(s, STRATA_OK);
+}
+
+int op_r_segments(op_db *db, op_seg_cb cb, void *ctx) {
+    RSTMT(R_SEGMENTS);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int stop = cb(ctx, (uint64_t)sqlite3_column_int64(s, 0), (uint64_t)sqlite3_column_int64(s, 1),
+                      sqlite3_column_int(s, 2));
+        if (stop) return rdone(s, stop);
+    }
+    return rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc));
+}
+
+int op_r_dicts(op_db *db, op_dict_cb cb, void *ctx) {
+    RSTMT(R_DICTS);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int stop = cb(ctx, (uint32_t)sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1), sqlite3_column_blob(s, 2),
+                      (size_t)sqlite3_column_bytes(s, 2));
+        if (stop) return rdone(s, stop);
+    }
+    return rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc));
+}
+
+static int content_walk(op_db *db, sqlite3_stmt *s, op_content_cb cb, void *ctx) {
+    (void)db;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        op_content c;
+        content_cols(s, &c);
+        int stop = cb(ctx, &c);
+        if (stop) return rdone(s, stop);
+    }
+    return rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc));
+}
+
+int op_r_contents(op_db *db, uint64_t segment, op_content_cb cb, void *ctx) {
+    RSTMT(R_CONTENTS);
+    sqlite3_bind_int64(s, 1, (int64_t)segment);
+    return content_walk(db, s, cb, ctx);
+}
+
+int op_r_sample_contents(op_db *db, int max, op_content_cb cb, void *ctx) {
+    RSTMT(R_SAMPLE);
+    sqlite3_bind_int(s, 1, max);
+    return content_walk(db, s, cb, ctx);
+}
+
+int op_r_live_bytes(op_db *db, op_live_cb cb, void *ctx) {
+    RSTMT(R_LIVE);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int stop = cb(ctx, (uint64_t)sqlite3_column_int64(s, 0), (uint64_t)sqlite3_column_int64(s, 1));
+        if (stop) return rdone(s, stop);
+    }
+    return rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc));
+}
+
+int op_r_check(op_db *db, op_problem_cb cb, void *ctx, uint64_t *n) {
+    char msg[512];
+    int rc;
+    {
+        RSTMT(R_CHECK_DOCS);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            snprintf(msg, sizeof msg, "document (%d-byte id) points at missing content %lld",
+                     sqlite3_column_bytes(s, 0), (long long)sqlite3_column_int64(s, 1));
+            cb(ctx, msg);
+            (*n)++;
+        }
+        if ((rc = rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc))) != STRATA_OK) return rc;
+    }
+    {
+        RSTMT(R_CHECK_REFS);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            snprintf(msg, sizeof msg, "content %lld has refs %lld but %lld documents use it",
+                     (long long)sqlite3_column_int64(s, 0), (long long)sqlite3_column_int64(s, 1),
+                     (long long)sqlite3_column_int64(s, 2));
+            cb(ctx, msg);
+            (*n)++;
+        }
+        if ((rc = rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc))) != STRATA_OK) return rc;
+    }
+    {
+        RSTMT(R_CHECK_SEGS);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if (sqlite3_column_type(s, 2) == SQLITE_NULL)
+                snprintf(msg, sizeof msg, "content %lld is in segment %lld, which the catalogue does not list",
+                         (long long)sqlite3_column_int64(s, 0), (long long)sqlite3_column_int64(s, 1));
+            else
+                snprintf(msg, sizeof msg, "content %lld ends at %lld, past segment %lld's committed length %lld",
+                         (long long)sqlite3_column_int64(s, 0), (long long)sqlite3_column_int64(s, 4),
+                         (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 3));
+            cb(ctx, msg);
+            (*n)++;
+        }
+        if ((rc = rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc))) != STRATA_OK) return rc;
+    }
+    /* SQLite's own structural check of operational.db. */
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db->r.db, "PRAGMA quick_check", -1, &q, NULL) != SQLITE_OK) return op_status(sqlite3_errcode(db->r.db));
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        if (t && strcmp(t, "ok") != 0) {
+            snprintf(msg, sizeof msg, "operational.db: %s", t);
+            cb(ctx, msg);
+            (*n)++;
+        }
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? STRATA_OK : op_status(rc);
 }

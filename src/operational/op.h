@@ -53,11 +53,78 @@ int op_w_session_touch(op_db *db, const char *id, int64_t now);       /* ENOTFOU
 int op_w_session_delete(op_db *db, const char *id);                   /* ENOTFOUND */
 int op_w_session_expire(op_db *db, int64_t now, int64_t idle_ttl_s, uint64_t *n);
 
+/* ---- document catalogue ----
+ * A content row is one stored run (segment, offset, length) per distinct SHA-256,
+ * with a count of the documents that reference it; a run with refs = 0 is dead
+ * until compaction drops it (or a new put of the same content revives it). */
+typedef struct op_content {
+    int64_t id;                /* 0: none */
+    uint8_t sha256[32];
+    uint64_t segment, offset, length, raw_length;
+    uint32_t checksum, dict_id;
+    int codec;
+    int64_t refs;
+} op_content;
+
+typedef struct op_doc_put {
+    const void *id; size_t id_len;
+    const char *metadata_json, *filename;
+    op_content content;        /* content.segment == 0: reuse the existing content by sha256 */
+} op_doc_put;
+
+/* Apply a put: resolve or insert the content, move refs from the old version, write
+ * the row. STRATA_ENOTFOUND if content.segment == 0 and no content has that hash. */
+int op_w_doc_put(op_db *db, const op_doc_put *p, int64_t now, uint64_t lsn);
+int op_w_doc_delete(op_db *db, const void *id, size_t id_len);         /* ENOTFOUND */
+/* Record a pending last-access time (only moves forward). */
+int op_w_doc_touch(op_db *db, const void *id, size_t id_len, int64_t at);
+int op_w_dict_insert(op_db *db, int codec, const void *data, size_t len, int64_t now, uint32_t *id);
+/* Compaction's catalogue switch, inside one writer transaction. */
+int op_w_content_move(op_db *db, int64_t content_id, uint64_t old_segment, const op_content *to);
+int op_w_content_drop_dead(op_db *db, uint64_t segment, uint64_t *n);
+int op_w_segment_insert(op_db *db, uint64_t id, uint64_t length, int sealed, int64_t now);
+int op_w_segment_delete(op_db *db, uint64_t id);
+int op_w_checkpoint_truncate(op_db *db);
+
 /* ---- reader connection (caller holds the read lock) ---- */
+typedef struct op_doc_row {
+    op_content c;
+    char *filename, *metadata_json;       /* malloc'd (NULL when not asked for) */
+    uint64_t size;
+    int64_t created_at, updated_at, last_access;
+    uint64_t lsn;
+} op_doc_row;
+/* Location of a document's content (want_meta: also metadata, filename, times). */
+int op_r_doc_get(op_db *db, const void *id, size_t id_len, int want_meta, op_doc_row *out);
+int op_r_content_by_sha(op_db *db, const uint8_t sha[32], op_content *out);
+/* A batch of ids after `after` (exclusive; NULL: from the start), matching the
+ * filter; cb gets each id. Returns how many ids were delivered through *n. */
+typedef int (*op_id_cb)(void *ctx, const void *id, size_t len);
+int op_r_doc_ids(op_db *db, const void *after, size_t after_len, const void *lo, size_t lo_len,
+                 const void *hi, size_t hi_len, const char *path, const char *value, int limit,
+                 op_id_cb cb, void *ctx, int *n, char *err, size_t errlen);
+typedef int (*op_seg_cb)(void *ctx, uint64_t id, uint64_t committed_length, int sealed);
+int op_r_segments(op_db *db, op_seg_cb cb, void *ctx);
+typedef int (*op_dict_cb)(void *ctx, uint32_t id, int codec, const void *data, size_t len);
+int op_r_dicts(op_db *db, op_dict_cb cb, void *ctx);
+/* Every content row (for check and compaction), in (segment, offset) order. */
+typedef int (*op_content_cb)(void *ctx, const op_content *c);
+int op_r_contents(op_db *db, uint64_t segment /* 0: all */, op_content_cb cb, void *ctx);
+/* Live bytes per segment (contents with refs > 0). */
+typedef int (*op_live_cb)(void *ctx, uint64_t segment, uint64_t live_bytes);
+int op_r_live_bytes(op_db *db, op_live_cb cb, void *ctx);
+/* Documents whose content row is missing, and contents whose refs disagree with the
+ * documents referencing them: one message per problem. */
+typedef void (*op_problem_cb)(void *ctx, const char *msg);
+int op_r_check(op_db *db, op_problem_cb cb, void *ctx, uint64_t *n);
+/* A random sample of content rows (for dictionary training), at most `max`. */
+int op_r_sample_contents(op_db *db, int max, op_content_cb cb, void *ctx);
 int op_r_setting_get(op_db *db, const char *key, char **json, int64_t *updated_at);
 int op_r_setting_list(op_db *db, strata_setting_cb cb, void *ctx);
 int op_r_session_get(op_db *db, const char *id, strata_session **out);
 int op_r_session_list(op_db *db, strata_session_cb cb, void *ctx);
-typedef struct op_counts { uint64_t settings, sessions, documents, lsn; } op_counts;
+typedef struct op_counts {
+    uint64_t settings, sessions, documents, lsn, contents, raw_bytes, stored_bytes, segments;
+} op_counts;
 int op_r_counts(op_db *db, op_counts *out);
 #endif
