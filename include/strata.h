@@ -141,7 +141,7 @@ STRATA_API int strata_txn_commit(strata_txn *txn, uint64_t *lsn_out);
 /* Discard every write of the txn and free it. NULL is a no-op. */
 STRATA_API void strata_txn_abort(strata_txn *txn);
 
-/* ---- settings: JSON values under text keys (1..STRATA_KEY_MAX bytes) ---- */
+/* ---- settings: JSON values under text keys (1..STRATA_KEY_MAX bytes of UTF-8) ---- */
 /* Set `key` to `json`, which must be valid JSON (RFC 8259). */
 STRATA_API int strata_setting_set(strata *db, strata_txn *txn, const char *key, const char *json);
 /* Get the JSON text of `key` into *json_out (free with strata_free); updated_at_ms may
@@ -164,7 +164,7 @@ typedef struct strata_session {
 } strata_session;
 
 /* Create a session. `id` NULL generates a 128-bit random id (32 hex chars, from
- * getrandom()); a given id must be 1..STRATA_KEY_MAX bytes. `data` NULL means "{}";
+ * getrandom()); a given id must be 1..STRATA_KEY_MAX bytes of UTF-8. `data` NULL means "{}";
  * otherwise a JSON object. ttl_s >= 0 (0: no per-session TTL). *id_out (may be NULL)
  * receives the id (free with strata_free). STRATA_EEXIST if the id exists. */
 STRATA_API int strata_session_create(strata *db, strata_txn *txn, const char *id,

@@ -118,6 +118,7 @@ int strata__check_key(strata *db, const char *what, const char *key) {
     if (n == 0) return strata__err(db, STRATA_EINVAL, "%s is empty", what);
     if (n > STRATA_KEY_MAX)
         return strata__err(db, STRATA_EINVAL, "%s is longer than %d bytes", what, STRATA_KEY_MAX);
+    if (!su_utf8_valid(key, n)) return strata__err(db, STRATA_EINVAL, "%s is not valid UTF-8", what);
     return STRATA_OK;
 }
 

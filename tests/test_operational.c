@@ -67,6 +67,11 @@ static void test_settings(strata *db) {
     key[STRATA_KEY_MAX + 1] = 0;
     CHECK_RC(strata_setting_set(db, NULL, key, "1"), STRATA_EINVAL);
     CHECK(strstr(strata_errmsg(db), "longer than 1024") != NULL);
+    CHECK_RC(strata_setting_set(db, NULL, "bad\xff", "1"), STRATA_EINVAL);
+    CHECK(strstr(strata_errmsg(db), "UTF-8") != NULL);
+    CHECK_RC(strata_session_create(db, NULL, "s\xc3", "{}", 0, NULL), STRATA_EINVAL);
+    CHECK_OK(strata_setting_set(db, NULL, "caf\xc3\xa9", "1"));
+    CHECK_OK(strata_setting_delete(db, NULL, "caf\xc3\xa9"));
     key[STRATA_KEY_MAX] = 0; /* exactly the limit is fine */
     CHECK_OK(strata_setting_set(db, NULL, key, "1"));
     CHECK_OK(strata_setting_delete(db, NULL, key));

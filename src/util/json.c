@@ -140,3 +140,12 @@ int su_json_is_object(const char *s, size_t len) {
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
     return i < len && s[i] == '{';
 }
+
+int su_utf8_valid(const char *s, size_t len) {
+    jp j = { (const unsigned char *)s, (const unsigned char *)s + len, 0 };
+    while (j.p < j.end) {
+        if (*j.p < 0x80) j.p++;
+        else if (!utf8(&j)) return 0;
+    }
+    return 1;
+}

@@ -11,6 +11,9 @@ int su_json_valid(const char *s, size_t len);
 /* 1 if s[0..len) is valid JSON whose top-level value is an object. */
 int su_json_is_object(const char *s, size_t len);
 
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+int su_utf8_valid(const char *s, size_t len);
+
 /* Map an errno value to a STRATA_E* status. */
 int su_errno_status(int err);
 
