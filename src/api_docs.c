@@ -248,12 +248,13 @@ int strata_doc_put_fd(strata *db, strata_txn *txn, const void *id, size_t id_len
 static int lookup(strata *db, const void *id, size_t id_len, int want_meta, op_doc_row *row) {
     pthread_mutex_lock(&db->read_mu);
     int rc = op_r_doc_get(db->op, id, id_len, want_meta, row);
-    const char *msg = rc && rc != STRATA_ENOTFOUND && rc != STRATA_ECORRUPT ? op_errmsg(db->op, 0) : NULL;
-    char idt[96];
-    id_text(id, id_len, idt, sizeof idt);
-    if (rc == STRATA_ENOTFOUND) strata__err(db, rc, "document '%s' not found", idt);
-    else if (rc == STRATA_ECORRUPT) strata__err(db, rc, "document '%s': its content row is missing", idt);
-    else if (rc) strata__err(db, rc, "document lookup: %s", msg);
+    if (rc) {
+        char idt[96];
+        id_text(id, id_len, idt, sizeof idt);
+        if (rc == STRATA_ENOTFOUND) strata__err(db, rc, "document '%s' not found", idt);
+        else if (rc == STRATA_ECORRUPT) strata__err(db, rc, "document '%s': its content row is missing", idt);
+        else strata__err(db, rc, "document lookup: %s", op_errmsg(db->op, 0));
+    }
     pthread_mutex_unlock(&db->read_mu);
     return rc;
 }

@@ -566,7 +566,7 @@ static void apply_batch(strata *db, strata_txn *batch) {
         if (rc) {
             /* D2: the outcome is unknown (an fsync may have failed half-way). */
             char msg[256];
-            snprintf(msg, sizeof msg, "commit failed: %s", op_errmsg(db->op, 1));
+            snprintf(msg, sizeof msg, "commit failed: %s: %s", strata_errstr(rc), op_errmsg(db->op, 1));
             op_w_rollback(db->op);
             pthread_mutex_lock(&db->commit_mu);
             if (rc != STRATA_ENOSPC && rc != STRATA_EBUSY) {

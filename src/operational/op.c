@@ -276,7 +276,9 @@ int op_open(const char *path, const op_config *cfg, op_db **out, char *err, size
     char msg[256] = "";
     if (exec(db->w.db, "PRAGMA journal_mode = WAL", msg, sizeof msg) != SQLITE_OK ||
         exec(db->w.db, sync, msg, sizeof msg) != SQLITE_OK ||
-        exec(db->w.db, "PRAGMA foreign_keys = ON", msg, sizeof msg) != SQLITE_OK) {
+        exec(db->w.db, "PRAGMA foreign_keys = ON", msg, sizeof msg) != SQLITE_OK ||
+        /* Deleted rows (document metadata) are overwritten, not left in free pages. */
+        exec(db->w.db, "PRAGMA secure_delete = ON", msg, sizeof msg) != SQLITE_OK) {
         rc = op_status(sqlite3_extended_errcode(db->w.db));
         snprintf(err, errlen, "setting up %s: %s", path, msg);
         if (!rc) rc = STRATA_ERROR;
