@@ -79,11 +79,13 @@ static void loc_to_content(const docs_loc *l, op_content *c) {
 
 /* Queue the op; on failure the op is freed. */
 static int put_finish(strata *db, strata_txn *txn, doc_op *d) {
+    /* The op belongs to the transaction from here on (and is freed by its commit). */
+    uint64_t undict = d->appended && !d->p.content.dict_id ? d->p.content.raw_length : 0;
     txop op = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
     int rc = strata__write(db, txn, op, NULL);
-    if (!rc && d->appended) {
+    if (!rc && undict) {
         pthread_mutex_lock(&db->touch_mu);
-        db->undict_bytes += d->p.content.dict_id ? 0 : d->p.content.raw_length;
+        db->undict_bytes += undict;
         pthread_mutex_unlock(&db->touch_mu);
     }
     return rc;
