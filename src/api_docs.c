@@ -266,20 +266,28 @@ static void row_loc(const op_doc_row *r, docs_loc *l) {
                      r->c.dict_id };
 }
 
-/* Read a document's content into sink; retried once if a compaction moved it. */
-static int read_doc(strata *db, const void *id, size_t id_len, docs_sink_fn sink, void *ctx,
-                    int (*reset)(void *ctx, uint64_t raw_len), void *rctx) {
+/* Read a document's content into sink, or (sink NULL) into a malloc'd buffer *mem of
+ * raw_length + 1 bytes; retried once if a compaction moved it meanwhile. */
+static int read_doc(strata *db, const void *id, size_t id_len, docs_sink_fn sink, void *ctx, uint8_t **mem,
+                    size_t *mem_len) {
     int rc = check_id(db, id, id_len);
     if (rc) return rc;
     for (int attempt = 0;; attempt++) {
         op_doc_row row;
         if ((rc = lookup(db, id, id_len, 0, &row)) != STRATA_OK) return rc;
-        if (reset && (rc = reset(rctx, row.c.raw_length)) != STRATA_OK)
-            return strata__err(db, rc, "out of memory for a %llu-byte document", (unsigned long long)row.c.raw_length);
         docs_loc loc;
         row_loc(&row, &loc);
         char err[256] = "";
-        rc = docs_read(db->docs, &loc, sink, ctx, err, sizeof err);
+        if (mem) {
+            if (row.c.raw_length >= SIZE_MAX || !(*mem = malloc((size_t)row.c.raw_length + 1)))
+                return strata__err(db, STRATA_ENOMEM, "out of memory for a %llu-byte document",
+                                   (unsigned long long)row.c.raw_length);
+            *mem_len = (size_t)row.c.raw_length;
+            rc = docs_read_into(db->docs, &loc, *mem, err, sizeof err);
+            if (rc) { free(*mem); *mem = NULL; }
+        } else {
+            rc = docs_read(db->docs, &loc, sink, ctx, err, sizeof err);
+        }
         if (rc == STRATA_OK) {
             strata__touch(db, id, id_len);
             return STRATA_OK;
@@ -299,34 +307,18 @@ static int read_doc(strata *db, const void *id, size_t id_len, docs_sink_fn sink
     }
 }
 
-typedef struct mem_sink { uint8_t *buf; size_t len, cap; } mem_sink;
-static int mem_reset(void *ctx, uint64_t raw_len) {
-    mem_sink *m = ctx;
-    free(m->buf);
-    m->len = 0;
-    m->cap = (size_t)raw_len;
-    m->buf = malloc(m->cap + 1);
-    return m->buf ? STRATA_OK : STRATA_ENOMEM;
-}
-static int mem_write(void *ctx, const void *data, size_t n) {
-    mem_sink *m = ctx;
-    if (n > m->cap - m->len) return STRATA_ECORRUPT;
-    memcpy(m->buf + m->len, data, n);
-    m->len += n;
-    return STRATA_OK;
-}
-
 int strata_doc_get(strata *db, const void *id, size_t id_len, void **data, size_t *len) {
     if (!db) return STRATA_EINVAL;
     if (!data || !len) return strata__err(db, STRATA_EINVAL, "data or len is NULL");
     *data = NULL;
     *len = 0;
-    mem_sink m = { NULL, 0, 0 };
-    int rc = read_doc(db, id, id_len, mem_write, &m, mem_reset, &m);
-    if (rc) { free(m.buf); return rc; }
-    m.buf[m.len] = 0;
-    *data = m.buf;
-    *len = m.len;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = read_doc(db, id, id_len, NULL, NULL, &buf, &n);
+    if (rc) return rc;
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
     return STRATA_OK;
 }
 

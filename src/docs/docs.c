@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define RUN_INLINE_MAX (4u << 20) /* runs up to this size are read with one pread */
+#define RUN_STACK_MAX (32u << 10) /* ... into a stack buffer up to this size */
 
 typedef struct fd_ent { uint64_t id; int fd; } fd_ent;
 typedef struct dict_ent { uint32_t id; codec_dict *dict; } dict_ent;
@@ -499,6 +500,7 @@ typedef struct run_reader {
     const docs_loc *loc;
     docs_sink_fn sink;
     void *ctx;
+    uint8_t *dst;             /* non-NULL: decode straight into dst[0..loc->raw_length) */
     uint8_t *raw;
     size_t raw_cap;
     uint64_t raw_seen;
@@ -522,11 +524,13 @@ static int take_record(run_reader *rr, const uint8_t *hdr, const seg_rec *r, con
     rr->last_seen = !!(r->flags & SEG_FLAG_LAST);
     rr->raw_seen += r->raw_len;
     if (rr->raw_seen > rr->loc->raw_length) return corrupt(rr, "run is longer than catalogued");
+    uint8_t *out = rr->dst ? rr->dst + (rr->raw_seen - r->raw_len) : NULL;
     if (r->codec == CODEC_RAW) {
         if (r->stored_len != r->raw_len) return corrupt(rr, "raw record length mismatch");
+        if (out) { if (r->raw_len) memcpy(out, payload, r->raw_len); return STRATA_OK; }
         return r->raw_len ? rr->sink(rr->ctx, payload, r->raw_len) : STRATA_OK;
     }
-    if (rr->raw_cap < r->raw_len) {
+    if (!out && rr->raw_cap < r->raw_len) {
         uint8_t *n = realloc(rr->raw, r->raw_len);
         if (!n) return STRATA_ENOMEM;
         rr->raw = n;
@@ -539,13 +543,15 @@ static int take_record(run_reader *rr, const uint8_t *hdr, const seg_rec *r, con
         pthread_rwlock_unlock(&rr->d->lock);
         if (!dict) return corrupt(rr, "record needs a dictionary the store does not have");
     }
-    if (codec_decompress(r->codec, dict, payload, r->stored_len, rr->raw, r->raw_len) != STRATA_OK)
+    if (codec_decompress(r->codec, dict, payload, r->stored_len, out ? out : rr->raw, r->raw_len) != STRATA_OK)
         return corrupt(rr, "payload does not decompress");
-    return rr->sink(rr->ctx, rr->raw, r->raw_len);
+    return out ? STRATA_OK : rr->sink(rr->ctx, rr->raw, r->raw_len);
 }
 
-int docs_read(docs *d, const docs_loc *loc, docs_sink_fn sink, void *ctx, char *err, size_t errlen) {
-    run_reader rr = { d, loc, sink, ctx, NULL, 0, 0, 0, 0, err, errlen };
+static int read_run(docs *d, const docs_loc *loc, docs_sink_fn sink, void *ctx, uint8_t *dst, char *err,
+                    size_t errlen) {
+    run_reader rr = { d, loc, sink, ctx, dst, NULL, 0, 0, 0, 0, err, errlen };
+    uint8_t stack[RUN_STACK_MAX];
     if (loc->length < SEG_REC_HDR_SIZE) return corrupt(&rr, "catalogued length is too small");
     pthread_rwlock_rdlock(&d->lock);
     int fd = -1, rc = fd_get(d, loc->segment, &fd);
@@ -558,21 +564,21 @@ int docs_read(docs *d, const docs_loc *loc, docs_sink_fn sink, void *ctx, char *
     uint64_t off = loc->offset, end = loc->offset + loc->length;
     if (loc->length <= RUN_INLINE_MAX) {
         /* One pread for the whole run; records are parsed from memory. */
-        buf = malloc(loc->length);
+        uint8_t *run = loc->length <= sizeof stack ? stack : (buf = malloc(loc->length));
         size_t got = 0;
-        if (!buf) { rc = STRATA_ENOMEM; goto done; }
-        int e = su_pread_all(fd, buf, loc->length, loc->offset, &got);
+        if (!run) { rc = STRATA_ENOMEM; goto done; }
+        int e = su_pread_all(fd, run, loc->length, loc->offset, &got);
         if (e) { rc = fail(err, errlen, su_errno_status(e), "segment read: %s", strerror(e)); goto done; }
         if (got != loc->length) { rc = corrupt(&rr, "segment is shorter than the catalogue says"); goto done; }
         size_t p = 0;
         while (p < loc->length && !rc) {
             seg_rec r;
-            if (loc->length - p < SEG_REC_HDR_SIZE || seg_rec_decode(buf + p, &r) != STRATA_OK ||
+            if (loc->length - p < SEG_REC_HDR_SIZE || seg_rec_decode(run + p, &r) != STRATA_OK ||
                 loc->length - p - SEG_REC_HDR_SIZE < r.stored_len) {
                 rc = corrupt(&rr, "malformed record");
                 break;
             }
-            rc = take_record(&rr, buf + p, &r, buf + p + SEG_REC_HDR_SIZE);
+            rc = take_record(&rr, run + p, &r, run + p + SEG_REC_HDR_SIZE);
             p += SEG_REC_HDR_SIZE + r.stored_len;
         }
     } else {
@@ -600,6 +606,14 @@ done:
     free(buf);
     free(rr.raw);
     return rc;
+}
+
+int docs_read(docs *d, const docs_loc *loc, docs_sink_fn sink, void *ctx, char *err, size_t errlen) {
+    return read_run(d, loc, sink, ctx, NULL, err, errlen);
+}
+
+int docs_read_into(docs *d, const docs_loc *loc, void *dst, char *err, size_t errlen) {
+    return read_run(d, loc, NULL, NULL, dst, err, errlen);
 }
 
 /* ---- compaction ---- */

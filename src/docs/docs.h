@@ -70,6 +70,9 @@ int docs_sync(docs *d);
 typedef int (*docs_sink_fn)(void *ctx, const void *data, size_t n);
 int docs_read(docs *d, const docs_loc *loc, docs_sink_fn sink, void *ctx, char *err, size_t errlen);
 
+/* The same, decoding straight into dst, which holds loc->raw_length bytes. */
+int docs_read_into(docs *d, const docs_loc *loc, void *dst, char *err, size_t errlen);
+
 /* ---- compaction support ---- */
 /* Start a fresh sealed segment for compaction output (not used by normal appends). */
 int docs_compact_begin(docs *d, docs_writer **w);
