@@ -299,6 +299,7 @@ typedef struct {
     engine_kind kind;
     char path[PATH_MAX]; /* store directory (Strata) or database file (SQLite) */
     int sync_full;
+    int secure_delete;   /* anchor: PRAGMA secure_delete (op.c sets it ON) */
     strata *st;
     sqlite3 *db;
     sqlite3_stmt *begin, *commit, *savepoint, *release, *log;
@@ -341,7 +342,7 @@ static void engine_open(engine *e, int create) {
         if (rc) die("strata_open %s: %s: %s", e->path, strata_errstr(rc), strata_open_errmsg());
         return;
     }
-    /* The pragmas and flags op.c uses. */
+    /* The flags and pragmas op.c's writer connection uses (keep in step with op_open). */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
                 (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(e->path, &e->db, flags, NULL) != SQLITE_OK)
@@ -350,6 +351,7 @@ static void engine_open(engine *e, int create) {
     sq_exec(e, "PRAGMA journal_mode = WAL");
     sq_exec(e, e->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     sq_exec(e, "PRAGMA foreign_keys = ON");
+    sq_exec(e, e->secure_delete ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = OFF");
     if (create) {
         if (e->v->noautoinc) {
             /* The same schema with the commit log declared without AUTOINCREMENT. */
@@ -614,6 +616,8 @@ static void usage(FILE *f) {
         "                      by piece (SAVEPOINT, commit_log row, AUTOINCREMENT, temp_store)\n"
         "                      on the write cases\n"
         "  --strata-only       run only Strata's side (for profiling)\n"
+        "  --secure-delete on|off  the anchor's PRAGMA secure_delete (default on, as op.c sets it;\n"
+        "                      off shows what that choice of Strata's costs)\n"
         "  --slices K          each case runs in K slices, the sides taking turns (default 10)\n"
         "  --verbose           print every rep's ops/s on stderr\n"
         "  --keep              keep the stores\n");
@@ -628,7 +632,7 @@ static size_t parse_size(const char *opt, const char *s) {
 }
 
 int main(int argc, char **argv) {
-    int sync_full = 1, reps = 7, keep = 0, breakdown = 0, strata_only = 0, slices = 10, verbose = 0;
+    int sync_full = 1, secure_delete = 1, reps = 7, keep = 0, breakdown = 0, strata_only = 0, slices = 10, verbose = 0;
     int want[C_COUNT];
     for (int c = 0; c < C_COUNT; c++) want[c] = 1;
     const char *dir_opt = NULL;
@@ -646,7 +650,7 @@ int main(int argc, char **argv) {
         { "dir", required_argument, NULL, 'd' }, { "only", required_argument, NULL, 'o' },
         { "breakdown", no_argument, NULL, 'B' }, { "strata-only", no_argument, NULL, 'S' },
         { "keep", no_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
-        { "slices", required_argument, NULL, 'l' }, { "verbose", no_argument, NULL, 'v' },
+        { "slices", required_argument, NULL, 'l' }, { "secure-delete", required_argument, NULL, 'D' }, { "verbose", no_argument, NULL, 'v' },
         { NULL, 0, NULL, 0 }
     };
     int ch;
@@ -681,6 +685,11 @@ int main(int argc, char **argv) {
         case 'k': keep = 1; break;
         case 'l': slices = (int)parse_size("--slices", optarg); break;
         case 'v': verbose = 1; break;
+        case 'D':
+            if (!strcmp(optarg, "on")) secure_delete = 1;
+            else if (!strcmp(optarg, "off")) secure_delete = 0;
+            else die("--secure-delete: expected on or off, got '%s'", optarg);
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -710,8 +719,9 @@ int main(int argc, char **argv) {
 
     printf("bench_operational: Strata vs plain SQLite (the anchor), same run, same machine\n");
     printf("  Strata %s, SQLite %s (one library for both sides)\n", strata_version(), sqlite3_libversion());
-    printf("  pragmas (both): journal_mode=WAL, synchronous=%s, foreign_keys=ON, busy_timeout=%d ms\n",
-           sync_full ? "FULL" : "NORMAL", STRATA_DEFAULT_BUSY_TIMEOUT_MS);
+    printf("  pragmas: journal_mode=WAL, synchronous=%s, foreign_keys=ON, busy_timeout=%d ms (both);\n"
+           "           secure_delete=ON (Strata), %s (anchor)\n",
+           sync_full ? "FULL" : "NORMAL", STRATA_DEFAULT_BUSY_TIMEOUT_MS, secure_delete ? "ON" : "OFF");
     printf("  stores: %s (%s%s)\n", root, fs_name(fst),
            fst == FS_TMPFS || fst == FS_RAMFS ? "; WARNING: memory-backed, fsync costs nothing" : "");
     printf("  data: %zu settings (~%zu-byte JSON) and %zu sessions (~%zu-byte JSON) preloaded per rep;\n"
@@ -737,6 +747,7 @@ int main(int argc, char **argv) {
             e->kind = (engine_kind)k;
             e->v = &variants[k];
             e->sync_full = sync_full;
+            e->secure_delete = secure_delete;
             snprintf(e->path, sizeof e->path, "%s/rep%03d-%s", root, rep % 1000, variants[k].file);
             /* Preload in one transaction each, untimed. That transaction leaves a WAL
              * file larger than the autocheckpoint threshold, checkpointed, which the
