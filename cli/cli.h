@@ -72,6 +72,9 @@ struct cli_ctx {
 extern const struct cli_group cli_group_store;
 extern const struct cli_group cli_group_setting;
 extern const struct cli_group cli_group_session;
+extern const struct cli_group cli_group_doc;    /* doc put|get|meta|del|list|train-dict */
+extern const struct cli_group cli_group_import; /* import (top level) */
+extern const struct cli_group cli_group_maint;  /* check, compact (top level) */
 
 /* ---- flags and arguments (util.c) ---- */
 /* Value of flag `name` ("" for a boolean given), or NULL if absent. */
@@ -80,6 +83,13 @@ int cli_json_wanted(const struct cli_ctx *ctx); /* --json given */
 /* Parse a non-negative count of seconds for flag `name`: CLI_OK or, after printing a
  * usage error, CLI_USAGE. */
 int cli_parse_seconds(const struct cli_ctx *ctx, const char *name, const char *text, int64_t *out);
+/* Parse a whole number 1..max for flag `name`: CLI_OK or CLI_USAGE after a message. */
+int cli_parse_count(const struct cli_ctx *ctx, const char *name, const char *text, uint64_t max,
+                    uint64_t *out);
+/* 1 if `s` is a JSON object (valid JSON whose first token is '{'). */
+int cli_json_is_object(const char *s);
+/* Seconds on the monotonic clock, for rates and progress. */
+double cli_now(void);
 
 /* Standard input as a NUL-terminated string without surrounding whitespace (free with
  * free()), for a JSON argument given as "-" (which cannot be JSON itself); NULL after
@@ -108,6 +118,11 @@ const char *cli_cmd_name(const struct cli_group *g, const struct cli_command *c)
 void cli_put_text(const char *s);
 /* Stored JSON without insignificant whitespace (one line). */
 void cli_put_json_compact(const char *json);
+/* `len` bytes (an id: any bytes) on one human line: control bytes, DEL and bytes
+ * that are not part of valid UTF-8 are shown as \xHH; the rest is printed as is. */
+void cli_put_bytes(const void *s, size_t len);
+/* Bytes as lowercase hex. */
+void cli_put_hex(const void *p, size_t len);
 /* ms since the epoch as ISO-8601 UTC, "2025-01-02T03:04:05.678Z". */
 void cli_put_time(int64_t ms);
 /* Non-zero once a write to stdout failed; list callbacks stop walking then. */
@@ -126,9 +141,14 @@ void cli_json_array_begin(struct cli_json *j);
 void cli_json_array_end(struct cli_json *j);
 void cli_json_key(struct cli_json *j, const char *key);
 void cli_json_string(struct cli_json *j, const char *s);
+/* A string of `len` bytes (an id may hold any bytes; see cli_json_escape). */
+void cli_json_string_n(struct cli_json *j, const void *s, size_t len);
+/* Bytes as a string of lowercase hex digits (a content hash). */
+void cli_json_hex(struct cli_json *j, const void *p, size_t len);
 void cli_json_int(struct cli_json *j, int64_t v);
 void cli_json_uint(struct cli_json *j, uint64_t v);
 void cli_json_null(struct cli_json *j);
+void cli_json_bool(struct cli_json *j, int v);
 /* Text that is already JSON (a stored value), embedded as-is. */
 void cli_json_raw(struct cli_json *j, const char *json);
 /* Escape `len` bytes as a JSON string body (no quotes): control characters,

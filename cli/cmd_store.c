@@ -45,6 +45,11 @@ static int run_stats(struct cli_ctx *ctx)
         { "settings", st.settings },
         { "sessions", st.sessions },
         { "documents", st.documents },
+        { "contents", st.contents },
+        { "doc_raw_bytes", st.doc_raw_bytes },
+        { "doc_stored_bytes", st.doc_stored_bytes },
+        { "segments", st.segments },
+        { "segment_bytes", st.segment_bytes },
         { "operational_bytes", st.operational_bytes },
         { "total_bytes", st.total_bytes },
     };
@@ -78,7 +83,11 @@ static const struct cli_command store_commands[] = {
       "print counts and sizes of the store",
       "Print one 'NAME VALUE' line per statistic: format_version, lsn (last commit),\n"
       "commits and group_commits (made by this process, so 0 here), settings,\n"
-      "sessions, documents, operational_bytes and total_bytes.",
+      "sessions, documents, contents (distinct, after deduplication),\n"
+      "doc_raw_bytes (sum of document sizes), doc_stored_bytes (live content in\n"
+      "segments), segments, segment_bytes (segment files on disk, dead bytes\n"
+      "included), operational_bytes and total_bytes (every file of the store).\n"
+      "With --json print one object with the same names.",
       run_stats },
 };
 

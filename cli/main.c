@@ -34,6 +34,9 @@ static const struct cli_group *const groups[] = {
     &cli_group_store,
     &cli_group_setting,
     &cli_group_session,
+    &cli_group_doc,
+    &cli_group_import,
+    &cli_group_maint,
     &help_group,
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])

@@ -42,6 +42,33 @@ int cli_parse_seconds(const struct cli_ctx *ctx, const char *name, const char *t
     return CLI_OK;
 }
 
+int cli_parse_count(const struct cli_ctx *ctx, const char *name, const char *text, uint64_t max,
+                    uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end != '\0')
+        return cli_usage(ctx, "%s wants a whole number, not '%s'", name, cli_q(text));
+    if (errno == ERANGE || v < 1 || v > max)
+        return cli_usage(ctx, "%s %s is out of range (1..%" PRIu64 ")", name, cli_q(text), max);
+    *out = (uint64_t)v;
+    return CLI_OK;
+}
+
+int cli_json_is_object(const char *s)
+{
+    size_t i = strspn(s, " \t\r\n");
+    return s[i] == '{' && strata_json_valid(s, strlen(s));
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* ---- messages ---- */
 
 int cli_fail(struct cli_ctx *ctx, int rc, const char *what_fmt, ...)
@@ -186,6 +213,31 @@ void cli_put_text(const char *s)
         else
             putchar(c);
     }
+}
+
+static size_t utf8_len(const unsigned char *s, size_t n);
+
+void cli_put_bytes(const void *str, size_t len)
+{
+    const unsigned char *s = str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n = c < 0x20 || c == 0x7f ? 0 : utf8_len(s + i, len - i);
+        if (n == 0) {
+            printf("\\x%02x", c);
+            i++;
+        } else {
+            fwrite(s + i, 1, n, stdout);
+            i += n;
+        }
+    }
+}
+
+void cli_put_hex(const void *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        printf("%02x", ((const unsigned char *)p)[i]);
 }
 
 /* Valid JSON has raw whitespace only between tokens (RFC 8259 forbids raw control
@@ -368,6 +420,24 @@ void cli_json_string(struct cli_json *j, const char *s)
     json_value_end(j);
 }
 
+void cli_json_string_n(struct cli_json *j, const void *s, size_t len)
+{
+    json_value_start(j);
+    putchar('"');
+    cli_json_escape(s, len);
+    putchar('"');
+    json_value_end(j);
+}
+
+void cli_json_hex(struct cli_json *j, const void *p, size_t len)
+{
+    json_value_start(j);
+    putchar('"');
+    cli_put_hex(p, len);
+    putchar('"');
+    json_value_end(j);
+}
+
 void cli_json_int(struct cli_json *j, int64_t v)
 {
     json_value_start(j);
@@ -386,6 +456,13 @@ void cli_json_null(struct cli_json *j)
 {
     json_value_start(j);
     fputs("null", stdout);
+    json_value_end(j);
+}
+
+void cli_json_bool(struct cli_json *j, int v)
+{
+    json_value_start(j);
+    fputs(v ? "true" : "false", stdout);
     json_value_end(j);
 }
 
