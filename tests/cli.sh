@@ -362,7 +362,7 @@ grep -qE '^settings +3$' "$T/out" && grep -qE '^sessions +0$' "$T/out" &&
     grep -qE '^format_version +1$' "$T/out" && pass || fail "stats human output"
 t_json --dir "$L" stats --json
 py "d['settings'] == 3 and d['sessions'] == 0 and d['format_version'] == 1 and d['lsn'] >= 3"
-py "all(isinstance(d[k], int) for k in ('lsn', 'commits', 'group_commits', 'documents', 'operational_bytes', 'total_bytes'))"
+py "all(isinstance(d[k], int) for k in ('lsn', 'commits', 'group_commits', 'documents', 'contents', 'doc_raw_bytes', 'doc_stored_bytes', 'segments', 'segment_bytes', 'operational_bytes', 'total_bytes'))"
 t 2 --dir "$L" stats extra
 t 2 --dir "$L" stats --ttl 5;            has_err "unknown option"
 

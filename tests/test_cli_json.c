@@ -177,6 +177,44 @@ static void test_text_and_time(void)
     CHECK(strlen(cli_q(longer)) < 200);
 }
 
+/* Ids are any bytes: human output escapes controls and non-UTF-8, JSON stays valid. */
+static void test_bytes(void)
+{
+    static const char id[] = "a\tb\0c\xff caf\xc3\xa9 \x7f\xe2\x82";
+    capture_begin();
+    cli_put_bytes(id, sizeof id - 1);
+    check_output(capture_end(), "a\\x09b\\x00c\\xff caf\xc3\xa9 \\x7f\\xe2\\x82", "put_bytes");
+    free(buf);
+
+    struct cli_json j;
+    cli_json_init(&j);
+    capture_begin();
+    cli_json_array_begin(&j);
+    cli_json_string_n(&j, id, sizeof id - 1);
+    cli_json_hex(&j, "\x00\x01\xab\xff", 4);
+    cli_json_bool(&j, 1);
+    cli_json_bool(&j, 0);
+    cli_json_array_end(&j);
+    const char *got = capture_end();
+    check_output(got, "[\"a\\tb\\u0000c\\ufffd caf\xc3\xa9 \\u007f\\ufffd\\ufffd\",\"0001abff\",true,false]\n",
+                 "string_n, hex, bool");
+    CHECK(strata_json_valid(got, buf_len));
+    free(buf);
+
+    capture_begin();
+    cli_put_hex("", 0);
+    check_output(capture_end(), "", "empty hex");
+    free(buf);
+
+    CHECK(cli_json_is_object("{}"));
+    CHECK(cli_json_is_object(" \n{\"a\": [1]} "));
+    CHECK(!cli_json_is_object("[1]"));
+    CHECK(!cli_json_is_object("\"x\""));
+    CHECK(!cli_json_is_object("{\"a\":"));
+    CHECK(!cli_json_is_object(""));
+    CHECK(!cli_json_is_object("{} {}"));
+}
+
 int main(void)
 {
     test_escape();
@@ -184,5 +222,6 @@ int main(void)
     test_writer();
     test_compact();
     test_text_and_time();
+    test_bytes();
     return t_done();
 }
