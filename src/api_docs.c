@@ -112,7 +112,7 @@ int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len, c
     if (len > max_doc(db))
         return strata__err(db, STRATA_ETOOBIG, "document is %zu bytes, above the store's limit of %llu", len,
                            (unsigned long long)max_doc(db));
-    doc_op *d;
+    doc_op *d = NULL;
     int rc = put_prepare(db, id, id_len, opts, &d);
     if (rc) return rc;
     su_sha256(data, len, d->p.content.sha256);
@@ -150,7 +150,7 @@ int strata_doc_put_stream(strata *db, strata_txn *txn, const void *id, size_t id
                           void *ctx, const strata_doc_put_opts *opts) {
     if (!db) return STRATA_EINVAL;
     if (!read) return strata__err(db, STRATA_EINVAL, "read callback is NULL");
-    doc_op *d;
+    doc_op *d = NULL;
     int rc = put_prepare(db, id, id_len, opts, &d);
     if (rc) return rc;
     txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
@@ -361,7 +361,7 @@ int strata_doc_get_fd(strata *db, const void *id, size_t id_len, int fd) {
 
 int strata_doc_delete(strata *db, strata_txn *txn, const void *id, size_t id_len) {
     if (!db) return STRATA_EINVAL;
-    doc_op *d;
+    doc_op *d = NULL;
     int rc = put_prepare(db, id, id_len, NULL, &d);
     if (rc) return rc;
     txop op = { TXOP_DOC_DEL, NULL, NULL, 0, 0, d };

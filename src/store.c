@@ -547,18 +547,20 @@ static void apply_batch(strata *db, strata_txn *batch) {
         return;
     }
     int any = 0;
+    /* A lone member needs no savepoint: rolling back the transaction is the same. */
+    int solo = batch->next == NULL;
     for (strata_txn *t = batch; t; t = t->next) {
-        if ((t->rc = op_w_savepoint(db->op)) != STRATA_OK) {
+        if (!solo && (t->rc = op_w_savepoint(db->op)) != STRATA_OK) {
             snprintf(t->msg, sizeof t->msg, "savepoint: %s", op_errmsg(db->op, 1));
             continue;
         }
         if ((t->rc = op_w_log_commit(db->op, now, t->nops, &t->lsn)) != STRATA_OK)
             snprintf(t->msg, sizeof t->msg, "commit log: %s", op_errmsg(db->op, 1));
         for (uint32_t i = 0; i < t->nops && !t->rc; i++) t->rc = apply_op(db, t, &t->ops[i], now);
-        if (!t->rc && (t->rc = op_w_release(db->op)) != STRATA_OK)
+        if (!solo && !t->rc && (t->rc = op_w_release(db->op)) != STRATA_OK)
             snprintf(t->msg, sizeof t->msg, "release: %s", op_errmsg(db->op, 1));
-        if (t->rc) op_w_rollback_savepoint(db->op);
-        else any = 1;
+        if (!t->rc) any = 1;
+        else if (!solo) op_w_rollback_savepoint(db->op);
     }
     if (any) {
         flush_touches(db);

@@ -25,10 +25,11 @@ static const char *const migrations[OP_SCHEMA_VERSION] = {
     "  last_accessed INTEGER NOT NULL,"
     "  ttl_s INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE INDEX sessions_by_access ON sessions(last_accessed);"
-    /* One row per committed transaction; AUTOINCREMENT keeps LSNs monotonic even
-     * after old rows are trimmed. */
+    /* One row per committed transaction. Without AUTOINCREMENT (which costs a
+     * sqlite_sequence page per commit) a new lsn is max(lsn) + 1, so LSNs stay
+     * monotonic as long as the newest row is never deleted: trimming must keep it. */
     "CREATE TABLE commit_log("
-    "  lsn INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  lsn INTEGER PRIMARY KEY,"
     "  committed_at INTEGER NOT NULL,"
     "  ops INTEGER NOT NULL);",
 
@@ -135,7 +136,7 @@ static const char *const rsql[R_COUNT] = {
     [R_SESSION_LIST] = "SELECT id, data, created_at, last_accessed, ttl_s FROM sessions ORDER BY id",
     [R_COUNTS] = "SELECT (SELECT count(*) FROM settings), (SELECT count(*) FROM sessions), "
                  "(SELECT count(*) FROM documents), "
-                 "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'commit_log'), "
+                 "(SELECT coalesce(max(lsn), 0) FROM commit_log), "
                  "(SELECT count(*) FROM contents WHERE refs > 0), (SELECT coalesce(sum(file_size), 0) FROM documents), "
                  "(SELECT coalesce(sum(length), 0) FROM contents WHERE refs > 0), (SELECT count(*) FROM segments)",
     [R_DOC_GET] = "SELECT " CONTENT_COLS ", d.file_size, d.created_at, d.updated_at, coalesce(d.last_access, 0), "
@@ -278,7 +279,9 @@ int op_open(const char *path, const op_config *cfg, op_db **out, char *err, size
         exec(db->w.db, sync, msg, sizeof msg) != SQLITE_OK ||
         exec(db->w.db, "PRAGMA foreign_keys = ON", msg, sizeof msg) != SQLITE_OK ||
         /* Deleted rows (document metadata) are overwritten, not left in free pages. */
-        exec(db->w.db, "PRAGMA secure_delete = ON", msg, sizeof msg) != SQLITE_OK) {
+        exec(db->w.db, "PRAGMA secure_delete = ON", msg, sizeof msg) != SQLITE_OK ||
+        /* Savepoint journals stay in memory instead of spilling to a temp file. */
+        exec(db->w.db, "PRAGMA temp_store = MEMORY", msg, sizeof msg) != SQLITE_OK) {
         rc = op_status(sqlite3_extended_errcode(db->w.db));
         snprintf(err, errlen, "setting up %s: %s", path, msg);
         if (!rc) rc = STRATA_ERROR;

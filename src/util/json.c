@@ -49,6 +49,11 @@ static int utf8(jp *j) {
 static int string(jp *j) {
     j->p++; /* opening quote */
     while (j->p < j->end) {
+        /* The common case first: a run of plain ASCII, one compare per byte. */
+        const unsigned char *p = j->p, *end = j->end;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        j->p = p;
+        if (p >= end) return 0;
         unsigned c = *j->p;
         if (c == '"') { j->p++; return 1; }
         if (c < 0x20) return 0;
