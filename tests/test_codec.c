@@ -116,6 +116,15 @@ static void test_round_trips(const codec_dict *d) {
             if (lv[l] < 19) CHECK(round_trip(codec, lv[l], d, text, big, raw, NULL));
         }
     }
+    /* Above 1 MiB, LZ4 dict payloads are decoded against the dictionary in place instead
+     * of through the per-thread prefix buffer. */
+    char *huge = malloc(big + 4096);
+    if (huge) {
+        gen_text(huge, big + 4096, 8);
+        CHECK(round_trip(CODEC_LZ4_DICT, 0, d, huge, big + 4096, 0, NULL));
+        CHECK(round_trip(CODEC_LZ4_DICT, 9, d, huge, big + 1, 0, NULL));
+        free(huge);
+    }
     free(text);
     free(rnd);
 }
@@ -224,6 +233,42 @@ static void test_wrong_dict(const codec_dict *d) {
         codec_dict_free(big_id);
     }
     codec_dict_free(other);
+}
+
+/* The per-thread copy of the last dictionary used for LZ4 decoding must follow the
+ * dictionary: alternate two, and replace one by another with the same id (as after a
+ * free and a load that may reuse the address). */
+static void test_dict_switching(void) {
+    char text[6000], back[6000], p1[7000], p2[7000];
+    gen_text(text, sizeof text, 77);
+    size_t l1, l2;
+    int u1, u2;
+    codec_dict *a = make_dict(5, 1001, 65536), *b = make_dict(6, 2002, 20000);
+    CHECK(a && b);
+    if (!a || !b) { codec_dict_free(a); codec_dict_free(b); return; }
+    CHECK_OK(codec_compress(CODEC_LZ4_DICT, 0, a, text, sizeof text, p1, sizeof p1, &l1, &u1));
+    CHECK_OK(codec_compress(CODEC_LZ4_DICT, 0, b, text, sizeof text, p2, sizeof p2, &l2, &u2));
+    int bad = 0;
+    for (int i = 0; i < 10; i++) {
+        memset(back, 0, sizeof back);
+        if (codec_decompress(u1, a, p1, l1, back, sizeof back) || memcmp(back, text, sizeof back))
+            bad++;
+        memset(back, 0, sizeof back);
+        if (codec_decompress(u2, b, p2, l2, back, sizeof back) || memcmp(back, text, sizeof back))
+            bad++;
+    }
+    CHECK(bad == 0);
+    for (int i = 0; i < 5; i++) {
+        codec_dict_free(a);
+        a = make_dict(5, 3000 + (uint64_t)i, 65536); /* same id, other bytes */
+        if (!a) { CHECK(0); break; }
+        CHECK_OK(codec_compress(CODEC_LZ4_DICT, 4, a, text, sizeof text, p1, sizeof p1, &l1, &u1));
+        memset(back, 0, sizeof back);
+        CHECK_OK(codec_decompress(u1, a, p1, l1, back, sizeof back));
+        CHECK(memcmp(back, text, sizeof back) == 0);
+    }
+    codec_dict_free(a);
+    codec_dict_free(b);
 }
 
 static void test_train(void) {
@@ -363,6 +408,7 @@ int main(void) {
     test_round_trips(d);
     test_corruption(d);
     test_wrong_dict(d);
+    test_dict_switching();
     test_train();
     test_threads(d);
     codec_dict_free(d);
