@@ -359,7 +359,7 @@ static const struct cli_command doc_commands[] = {
       "unreadable FILE fails (exit 1) and stores nothing.",
       run_put },
     { "get", "ID", 1, 1, get_flags, CLI_STORE_OPEN,
-      "write the content of document ID to stdout",
+      "print the content of document ID",
       "Write the content of document ID, byte-exact, to standard output, or with\n"
       "-o FILE to FILE: the bytes go to a temporary FILE.XXXXXX.tmp that is synced\n"
       "and renamed over FILE only when complete, so a failed get leaves no partial\n"
@@ -367,7 +367,7 @@ static const struct cli_command doc_commands[] = {
       "with the library's message, and so does a failed write.",
       run_get },
     { "meta", "ID", 1, 1, json_only, CLI_STORE_OPEN,
-      "print the metadata and storage facts of document ID",
+      "print the metadata of document ID",
       "Print 'FIELD VALUE' lines: id, filename (- if none), size (raw bytes),\n"
       "stored_size (bytes in the segment), codec, tier, segment, sha256 (of the\n"
       "content, hex), created, updated, last_access (ISO-8601 UTC, or never), lsn\n"
@@ -390,7 +390,7 @@ static const struct cli_command doc_commands[] = {
       "gives the details of one.",
       run_list },
     { "train-dict", "", 0, 0, json_only, CLI_STORE_OPEN,
-      "train a compression dictionary; print its id",
+      "train the compression dictionary",
       "Train (or retrain) the shared compression dictionary from a sample of the\n"
       "store's documents and print the new dictionary's id (with --json:\n"
       "{\"dict_id\"}). Documents stored from now on use it; older ones stay readable,\n"

@@ -580,7 +580,7 @@ static const struct cli_flag import_flags[] = {
 
 static const struct cli_command import_commands[] = {
     { "import", "DIR", 1, 1, import_flags, CLI_STORE_OPEN,
-      "store every regular file below DIR as a document",
+      "store each file below DIR as a document",
       "Store every regular file below DIR, recursively, as a document whose id is\n"
       "its path relative to DIR ('/'-separated) and whose filename is its base name,\n"
       "replacing documents with the same id. Files are visited in byte order of\n"

@@ -136,11 +136,11 @@ static int run_compact(struct cli_ctx *ctx)
 }
 
 static const struct cli_flag check_flags[] = {
-    { "--json", NULL, "print {\"ok\",\"problems\":[...],\"documents\",\"contents\",\"segments\"}" },
+    { "--json", NULL, "print {ok, problems, documents, contents, segments}" },
     CLI_FLAG_END,
 };
 static const struct cli_flag compact_flags[] = {
-    { "--threshold", "F", "rewrite segments whose dead bytes exceed F (0..1) of their size" },
+    { "--threshold", "F", "only segments whose dead bytes exceed F (0..1)" },
     CLI_FLAG_JSON,
     CLI_FLAG_END,
 };
@@ -154,7 +154,7 @@ static const struct cli_command maint_commands[] = {
       "and exit 0. Otherwise print one problem per line and exit 1.",
       run_check },
     { "compact", "", 0, 0, compact_flags, CLI_STORE_OPEN,
-      "rewrite segments that hold deleted content",
+      "purge deleted content from the segments",
       "Rewrite every segment whose dead bytes (content no document references any\n"
       "more) exceed --threshold F of its size; the default 0 rewrites every segment\n"
       "with any dead byte, so deleted content is gone from every file. Live content\n"

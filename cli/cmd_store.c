@@ -74,7 +74,7 @@ static const struct cli_flag json_only[] = { CLI_FLAG_JSON, CLI_FLAG_END };
 
 static const struct cli_command store_commands[] = {
     { "init", "", 0, 0, json_only, CLI_STORE_CREATE,
-      "create the store if missing; print where it is",
+      "create the store if missing",
       "Create the store directory and its files if they do not exist yet, then print\n"
       "the store's absolute path. Running it on an existing store just opens it.\n"
       "A directory that holds other files but no store is refused and left untouched.",

@@ -21,7 +21,7 @@ static int run_help(struct cli_ctx *ctx);
 
 static const struct cli_command help_commands[] = {
     { "help", "[COMMAND [SUBCOMMAND]]", 0, 2, NULL, CLI_STORE_NONE,
-      "describe all commands, a group or a command",
+      "describe all commands or one",
       "Without arguments list every command; with a group (setting) list its\n"
       "commands; with a command (setting get, stats) describe its arguments and\n"
       "options. -h or --help after any command does the same.",
@@ -150,11 +150,17 @@ static void put_command_help(FILE *f, const struct cli_group *g, const struct cl
     fprintf(f, "usage: strata [--dir DIR] %s\n\n%s\n", usage, c->help ? c->help : c->summary);
     if (c->flags && c->flags[0].name) {
         fputs("\nOptions:\n", f);
+        int width = 14; /* the global options' column, unless a flag is wider */
+        for (const struct cli_flag *fl = c->flags; fl->name; fl++) {
+            int w = (int)(strlen(fl->name) + (fl->metavar ? 1 + strlen(fl->metavar) : 0));
+            if (w > width)
+                width = w;
+        }
         for (const struct cli_flag *fl = c->flags; fl->name; fl++) {
             char left[64];
             snprintf(left, sizeof left, "%s%s%s", fl->name, fl->metavar ? " " : "",
                      fl->metavar ? fl->metavar : "");
-            fprintf(f, "  %-14s %s\n", left, fl->help);
+            fprintf(f, "  %-*s %s\n", width, left, fl->help);
         }
     }
     fputc('\n', f);
