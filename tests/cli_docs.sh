@@ -366,14 +366,21 @@ t_json --dir "$I" stats --json
 py "d['documents'] == 8 and d['contents'] == 7"          # dup1 and dup2 share content
 t_out 0 'a/b/c/deep.txt' --dir "$I" doc list --prefix a/b/c
 t 0 --dir "$I" check;                      has_out "ok"
-# Again, in batches of 2: the same ids; identical content is stored once.
+# Again, in batches of 3: the same ids; identical content is stored once; one
+# commit (LSN) per batch: 8 files in batches of 3 are 3 commits, by default 1.
 seg_before=$(stat_field segment_bytes "$I")
-t 0 --dir "$I" import "$TR" --batch 2
+lsn0=$(stat_field lsn "$I")
+t 0 --dir "$I" import "$TR" --batch 3
+lsn1=$(stat_field lsn "$I")
+[ $((lsn1 - lsn0)) -eq 3 ] && pass || fail "--batch 3 on 8 files: $((lsn1 - lsn0)) commits, want 3"
 has_out "imported 8 files"; has_out "stored 0.0 MB"
 [ "$(ids "$I")" = "$want_ids" ] && pass || fail "re-import changed the ids"
 t_json --dir "$I" stats --json;            py "d['documents'] == 8 and d['contents'] == 7"
 [ "$(stat_field segment_bytes "$I")" = "$seg_before" ] && pass || fail "re-import appended content"
 t_json --dir "$I" doc meta top.txt --json; py "d['metadata'] == {}"   # replaced without --meta
+lsn1=$(stat_field lsn "$I")
+t 0 --dir "$I" import "$TR"
+[ $(( $(stat_field lsn "$I") - lsn1 )) -eq 1 ] && pass || fail "default batch: want one commit for 8 files"
 # A subdirectory as DIR: ids are relative to it.
 I2="$T/imp2"
 t 0 --dir "$I2" init
