@@ -91,6 +91,21 @@ static int put_finish(strata *db, strata_txn *txn, doc_op *d) {
     return rc;
 }
 
+/* Dedup inside one transaction: a put of content an earlier put of the same txn
+ * appended shares that run (the first op inserts the content row at commit, the
+ * later ones find it by hash). Concurrent transactions storing the same new content
+ * may both append; compaction reclaims the loser's bytes. */
+static int content_in_txn(strata_txn *txn, const uint8_t sha[32]) {
+    if (!txn) return 0;
+    for (uint32_t i = 0; i < txn->nops; i++) {
+        doc_op *o = txn->ops[i].doc;
+        if (txn->ops[i].kind == TXOP_DOC_PUT && o && !memcmp(o->p.content.sha256, sha, 32) &&
+            (o->appended || o->p.content.segment == 0))
+            return 1;
+    }
+    return 0;
+}
+
 /* 1 if content with this hash is already stored (dedup: no bytes need appending). */
 static int content_known(strata *db, const uint8_t sha[32]) {
     op_content c;
@@ -117,7 +132,12 @@ int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len, c
     if (rc) return rc;
     su_sha256(data, len, d->p.content.sha256);
     d->p.content.raw_length = len;
-    if (!content_known(db, d->p.content.sha256)) {
+    if (txn && txn->db != db) {
+        txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
+        strata__txop_free(&tmp);
+        return strata__err(db, STRATA_EMISUSE, "transaction belongs to another handle");
+    }
+    if (!content_in_txn(txn, d->p.content.sha256) && !content_known(db, d->p.content.sha256)) {
         docs_writer *w;
         if ((rc = docs_append_begin(db->docs, &w)) != STRATA_OK) {
             txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
@@ -206,7 +226,7 @@ int strata_doc_put_stream(strata *db, strata_txn *txn, const void *id, size_t id
         cur = prev;
     }
     su_sha256_final(&sha, d->p.content.sha256);
-    if (content_known(db, d->p.content.sha256)) {
+    if ((txn && txn->db == db && content_in_txn(txn, d->p.content.sha256)) || content_known(db, d->p.content.sha256)) {
         docs_append_abort(w); /* identical content is stored once */
         d->p.content.raw_length = total;
     } else {

@@ -347,8 +347,33 @@ static int hash_sink(void *ctx, const void *data, size_t n) {
     return 0;
 }
 
+typedef struct names { char text[300]; size_t len; int n; } names;
+static int name_add(void *ctx, const void *id, size_t len) {
+    names *nm = ctx;
+    const unsigned char *p = id;
+    if (nm->n++ && nm->len + 2 < sizeof nm->text) nm->len += (size_t)snprintf(nm->text + nm->len, sizeof nm->text - nm->len, ", ");
+    if (nm->len + 1 < sizeof nm->text) nm->text[nm->len++] = '\'';
+    for (size_t i = 0; i < len && nm->len + 6 < sizeof nm->text; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'') nm->text[nm->len++] = (char)p[i];
+        else nm->len += (size_t)snprintf(nm->text + nm->len, sizeof nm->text - nm->len, "\\x%02x", p[i]);
+    }
+    if (nm->len + 1 < sizeof nm->text) nm->text[nm->len++] = '\'';
+    nm->text[nm->len] = 0;
+    return 0;
+}
+
+/* "document 'a'" or "documents 'a', 'b', 'c'" using content id; "" if none. */
+static void content_users(check_ctx *c, int64_t content_id, char *out, size_t cap) {
+    names nm = { "", 0, 0 };
+    (void)op_r_docs_of_content(c->db->op, content_id, 3, name_add, &nm);
+    if (nm.n == 0) snprintf(out, cap, "unreferenced content %lld", (long long)content_id);
+    else snprintf(out, cap, "%s %s (content %lld)", nm.n > 1 ? "documents" : "document", nm.text,
+                  (long long)content_id);
+}
+
 static int check_content(void *ctx, const op_content *ct) {
     check_ctx *c = ctx;
+    char who[400];
     docs_loc l;
     content_loc(ct, &l);
     char err[256] = "";
@@ -356,12 +381,18 @@ static int check_content(void *ctx, const op_content *ct) {
     c->raw = 0;
     int rc = docs_read(c->db->docs, &l, hash_sink, c, err, sizeof err);
     if (rc == STRATA_ENOMEM) return rc;
-    if (rc) { problem(c, "content %lld: %s", (long long)ct->id, err); return 0; }
+    if (rc) {
+        content_users(c, ct->id, who, sizeof who);
+        problem(c, "%s: %s", who, err);
+        return 0;
+    }
     uint8_t sha[32];
     su_sha256_final(&c->sha, sha);
-    if (memcmp(sha, ct->sha256, 32) != 0)
-        problem(c, "content %lld (segment %llu offset %llu): SHA-256 differs from the catalogue", (long long)ct->id,
+    if (memcmp(sha, ct->sha256, 32) != 0) {
+        content_users(c, ct->id, who, sizeof who);
+        problem(c, "%s (segment %llu offset %llu): SHA-256 differs from the catalogue", who,
                 (unsigned long long)ct->segment, (unsigned long long)ct->offset);
+    }
     return 0;
 }
 

@@ -147,6 +147,23 @@ static void test_dedup_and_txn(const char *dir) {
     CHECK_OK(strata_doc_delete(db, NULL, "dup1", 4));
     CHECK(doc_is(db, "dup2", text, 50000));
 
+    /* Identical new content twice in one transaction is appended once. */
+    strata_stats c, d;
+    CHECK_OK(strata_stats_get(db, &c));
+    fill_text(text, 50000, 1234);
+    strata_txn *tx;
+    CHECK_OK(strata_txn_begin(db, &tx));
+    CHECK_OK(put(db, tx, "same1", text, 50000));
+    CHECK_OK(put(db, tx, "same2", text, 50000));
+    CHECK_OK(strata_txn_commit(tx, NULL));
+    CHECK_OK(strata_stats_get(db, &d));
+    CHECK(d.contents == c.contents + 1);
+    strata_doc_info *one = NULL;
+    CHECK_OK(strata_doc_stat(db, "same1", 5, &one));
+    CHECK(one && d.segment_bytes - c.segment_bytes == one->stored_size); /* one copy, not two */
+    strata_doc_info_free(one);
+    CHECK(doc_is(db, "same1", text, 50000) && doc_is(db, "same2", text, 50000));
+
     /* A transaction: all or nothing. */
     strata_txn *t;
     CHECK_OK(strata_txn_begin(db, &t));
@@ -412,8 +429,10 @@ static char *seg_file(const char *dir, int which) {
     return best;
 }
 
+static int named_a;
 static void count_problem(void *ctx, const char *msg) {
     ++*(int *)ctx;
+    if (strstr(msg, "document 'a'")) named_a = 1;
     fprintf(stderr, "  (expected) problem: %s\n", msg);
 }
 
@@ -449,6 +468,7 @@ static void test_corruption(const char *base) {
     uint64_t problems = 0;
     CHECK_OK(strata_check(db, count_problem, &nprob, &problems));
     CHECK(problems >= 1 && nprob == (int)problems);
+    CHECK(named_a); /* the damaged document is named */
     strata_close(db);
     /* Truncated by another program: reads fail cleanly, open still works. */
     CHECK(truncate(seg, 64 + 10) == 0);

@@ -125,7 +125,7 @@ static const char *const wsql[W_COUNT] = {
 enum {
     R_SETTING_GET, R_SETTING_LIST, R_SESSION_GET, R_SESSION_LIST, R_COUNTS,
     R_DOC_GET, R_CONTENT_BY_SHA, R_DOC_IDS, R_SEGMENTS, R_DICTS, R_CONTENTS, R_LIVE,
-    R_CHECK_DOCS, R_CHECK_REFS, R_CHECK_SEGS, R_SAMPLE, R_COUNT
+    R_CHECK_DOCS, R_CHECK_REFS, R_CHECK_SEGS, R_SAMPLE, R_DOCS_OF_CONTENT, R_COUNT
 };
 #define CONTENT_COLS "c.id, c.sha256, c.segment, c.offset, c.length, c.raw_length, c.checksum, c.codec, " \
                      "c.dict_id, c.refs"
@@ -157,6 +157,7 @@ static const char *const rsql[R_COUNT] = {
                      "LEFT JOIN segments s ON s.id = c.segment "
                      "WHERE s.id IS NULL OR c.offset + c.length > s.committed_length",
     [R_SAMPLE] = "SELECT " CONTENT_COLS " FROM contents c WHERE c.refs > 0 ORDER BY random() LIMIT ?1",
+    [R_DOCS_OF_CONTENT] = "SELECT id FROM documents WHERE content = ?1 ORDER BY id LIMIT ?2",
 };
 
 typedef struct conn {
@@ -815,4 +816,16 @@ int op_r_check(op_db *db, op_problem_cb cb, void *ctx, uint64_t *n) {
     }
     sqlite3_finalize(q);
     return rc == SQLITE_DONE ? STRATA_OK : op_status(rc);
+}
+
+int op_r_docs_of_content(op_db *db, int64_t content_id, int limit, op_id_cb cb, void *ctx) {
+    RSTMT(R_DOCS_OF_CONTENT);
+    sqlite3_bind_int64(s, 1, content_id);
+    sqlite3_bind_int(s, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int stop = cb(ctx, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        if (stop) return rdone(s, stop);
+    }
+    return rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc));
 }

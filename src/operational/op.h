@@ -117,6 +117,8 @@ int op_r_live_bytes(op_db *db, op_live_cb cb, void *ctx);
  * documents referencing them: one message per problem. */
 typedef void (*op_problem_cb)(void *ctx, const char *msg);
 int op_r_check(op_db *db, op_problem_cb cb, void *ctx, uint64_t *n);
+/* Ids of up to `limit` documents using a content row (to name them in problems). */
+int op_r_docs_of_content(op_db *db, int64_t content_id, int limit, op_id_cb cb, void *ctx);
 /* A random sample of content rows (for dictionary training), at most `max`. */
 int op_r_sample_contents(op_db *db, int max, op_content_cb cb, void *ctx);
 int op_r_setting_get(op_db *db, const char *key, char **json, int64_t *updated_at);
