@@ -100,6 +100,9 @@ int strata_doc_train_dict(strata *db, uint32_t *dict_id) {
     }
     if (rc) strata__err(db, rc, "storing the dictionary: %s", op_errmsg(db->op, 1));
     pthread_mutex_unlock(&db->write_mu);
+    pthread_mutex_lock(&db->read_mu);
+    op_r_release(db->op);
+    pthread_mutex_unlock(&db->read_mu);
     if (!rc && (rc = docs_dict_add(db->docs, id, dict, dlen)) != STRATA_OK)
         strata__err(db, rc, "loading the new dictionary");
     if (!rc && dict_id) *dict_id = id;
@@ -301,6 +304,10 @@ int strata_compact(strata *db, double threshold, strata_compact_stats *st) {
         docs_remove_segment(db->docs, out_id);
     }
     if (!rc && moves.n == 0) docs_remove_segment(db->docs, out_id);
+    /* Readers must see the new locations before the victims disappear. */
+    pthread_mutex_lock(&db->read_mu);
+    op_r_release(db->op);
+    pthread_mutex_unlock(&db->read_mu);
     pthread_mutex_unlock(&db->write_mu);
     if (rc) goto out;
 

@@ -582,6 +582,12 @@ static void apply_batch(strata *db, strata_txn *batch) {
     } else {
         op_w_rollback(db->op);
     }
+    /* Reads after this commit must see it: end the reader's held snapshot (before
+     * the write lock goes, so a compaction that takes it next reads fresh rows).
+     * Lock order: write_mu, then read_mu. */
+    pthread_mutex_lock(&db->read_mu);
+    op_r_release(db->op);
+    pthread_mutex_unlock(&db->read_mu);
     pthread_mutex_unlock(&db->write_mu);
 }
 

@@ -125,7 +125,7 @@ static const char *const wsql[W_COUNT] = {
 enum {
     R_SETTING_GET, R_SETTING_LIST, R_SESSION_GET, R_SESSION_LIST, R_COUNTS,
     R_DOC_GET, R_CONTENT_BY_SHA, R_DOC_IDS, R_SEGMENTS, R_DICTS, R_CONTENTS, R_LIVE,
-    R_CHECK_DOCS, R_CHECK_REFS, R_CHECK_SEGS, R_SAMPLE, R_DOCS_OF_CONTENT, R_COUNT
+    R_CHECK_DOCS, R_CHECK_REFS, R_CHECK_SEGS, R_SAMPLE, R_DOCS_OF_CONTENT, R_BEGIN, R_COMMIT, R_COUNT
 };
 #define CONTENT_COLS "c.id, c.sha256, c.segment, c.offset, c.length, c.raw_length, c.checksum, c.codec, " \
                      "c.dict_id, c.refs"
@@ -158,6 +158,8 @@ static const char *const rsql[R_COUNT] = {
                      "WHERE s.id IS NULL OR c.offset + c.length > s.committed_length",
     [R_SAMPLE] = "SELECT " CONTENT_COLS " FROM contents c WHERE c.refs > 0 ORDER BY random() LIMIT ?1",
     [R_DOCS_OF_CONTENT] = "SELECT id FROM documents WHERE content = ?1 ORDER BY id LIMIT ?2",
+    [R_BEGIN] = "BEGIN",
+    [R_COMMIT] = "COMMIT",
 };
 
 typedef struct conn {
@@ -169,6 +171,7 @@ typedef struct conn {
 
 struct op_db {
     conn w, r;
+    int r_held;      /* the reader connection is inside its held read transaction */
     sqlite3_stmt *wstmts[W_COUNT];
     sqlite3_stmt *rstmts[R_COUNT];
 };
@@ -405,8 +408,28 @@ int op_w_session_expire(op_db *db, int64_t now, int64_t idle_ttl_s, uint64_t *n)
     return rc;
 }
 
-/* ---- reader ---- */
-#define RSTMT(name) sqlite3_stmt *s = stmt(&db->r, name); \
+/* ---- reader ----
+ * The reader keeps one read transaction open across calls instead of starting and
+ * ending one per statement (each costs locking and stat system calls on the WAL
+ * index). store.c ends it after every commit (op_r_release), so a read that follows
+ * a commit always sees it, and the WAL can be checkpointed and restarted. */
+static int r_hold(op_db *db) {
+    sqlite3_stmt *b = stmt(&db->r, R_BEGIN);
+    if (!b) return op_status(sqlite3_errcode(db->r.db));
+    int rc = run(b);
+    if (rc == STRATA_OK) db->r_held = 1;
+    return rc;
+}
+
+void op_r_release(op_db *db) {
+    if (!db->r_held) return;
+    sqlite3_stmt *c = stmt(&db->r, R_COMMIT);
+    if (c) (void)run(c);
+    db->r_held = 0;
+}
+
+#define RSTMT(name) if (!db->r_held) { int hrc_ = r_hold(db); if (hrc_) return hrc_; } \
+    sqlite3_stmt *s = stmt(&db->r, name); \
     if (!s) return op_status(sqlite3_errcode(db->r.db))
 
 static int rdone(sqlite3_stmt *s, int rc) {

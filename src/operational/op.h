@@ -86,7 +86,10 @@ int op_w_segment_insert(op_db *db, uint64_t id, uint64_t length, int sealed, int
 int op_w_segment_delete(op_db *db, uint64_t id);
 int op_w_checkpoint_truncate(op_db *db);
 
-/* ---- reader connection (caller holds the read lock) ---- */
+/* ---- reader connection (caller holds the read lock) ----
+ * Reads share one read transaction until op_r_release() ends it; call that after
+ * every commit so later reads see it. */
+void op_r_release(op_db *db);
 typedef struct op_doc_row {
     op_content c;
     char *filename, *metadata_json;       /* malloc'd (NULL when not asked for) */
