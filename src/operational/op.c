@@ -125,7 +125,7 @@ static const char *const wsql[W_COUNT] = {
 enum {
     R_SETTING_GET, R_SETTING_LIST, R_SESSION_GET, R_SESSION_LIST, R_COUNTS,
     R_DOC_GET, R_CONTENT_BY_SHA, R_DOC_IDS, R_SEGMENTS, R_DICTS, R_CONTENTS, R_LIVE,
-    R_CHECK_DOCS, R_CHECK_REFS, R_CHECK_SEGS, R_SAMPLE, R_DOCS_OF_CONTENT, R_BEGIN, R_COMMIT, R_COUNT
+    R_CHECK_DOCS, R_CHECK_REFS, R_CHECK_SEGS, R_SAMPLE, R_DOCS_OF_CONTENT, R_BEGIN, R_COMMIT, R_DOC_LOC, R_COUNT
 };
 #define CONTENT_COLS "c.id, c.sha256, c.segment, c.offset, c.length, c.raw_length, c.checksum, c.codec, " \
                      "c.dict_id, c.refs"
@@ -159,6 +159,8 @@ static const char *const rsql[R_COUNT] = {
     [R_SAMPLE] = "SELECT " CONTENT_COLS " FROM contents c WHERE c.refs > 0 ORDER BY random() LIMIT ?1",
     [R_DOCS_OF_CONTENT] = "SELECT id FROM documents WHERE content = ?1 ORDER BY id LIMIT ?2",
     [R_BEGIN] = "BEGIN",
+    [R_DOC_LOC] = "SELECT c.id, c.segment, c.offset, c.length, c.raw_length, c.checksum, c.codec, c.dict_id "
+                  "FROM documents d LEFT JOIN contents c ON c.id = d.content WHERE d.id = ?1",
     [R_COMMIT] = "COMMIT",
 };
 
@@ -667,7 +669,30 @@ static void content_cols(sqlite3_stmt *s, op_content *c) {
     c->refs = sqlite3_column_int64(s, 9);
 }
 
+/* The get path: only what a read needs, nothing to free. */
+static int doc_loc(op_db *db, const void *id, size_t id_len, op_doc_row *out) {
+    RSTMT(R_DOC_LOC);
+    sqlite3_bind_blob(s, 1, id, (int)id_len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return rdone(s, STRATA_ENOTFOUND);
+    if (rc != SQLITE_ROW) return rdone(s, op_status(rc));
+    if (sqlite3_column_type(s, 0) == SQLITE_NULL) return rdone(s, STRATA_ECORRUPT); /* content row missing */
+    out->c.id = sqlite3_column_int64(s, 0);
+    out->c.segment = (uint64_t)sqlite3_column_int64(s, 1);
+    out->c.offset = (uint64_t)sqlite3_column_int64(s, 2);
+    out->c.length = (uint64_t)sqlite3_column_int64(s, 3);
+    out->c.raw_length = (uint64_t)sqlite3_column_int64(s, 4);
+    out->c.checksum = (uint32_t)sqlite3_column_int64(s, 5);
+    out->c.codec = sqlite3_column_int(s, 6);
+    out->c.dict_id = (uint32_t)sqlite3_column_int64(s, 7);
+    return rdone(s, STRATA_OK);
+}
+
 int op_r_doc_get(op_db *db, const void *id, size_t id_len, int want_meta, op_doc_row *out) {
+    if (!want_meta) {
+        out->filename = out->metadata_json = NULL;
+        return doc_loc(db, id, id_len, out);
+    }
     RSTMT(R_DOC_GET);
     memset(out, 0, sizeof *out);
     sqlite3_bind_blob(s, 1, id, (int)id_len, SQLITE_STATIC);

@@ -97,7 +97,8 @@ typedef struct op_doc_row {
     int64_t created_at, updated_at, last_access;
     uint64_t lsn;
 } op_doc_row;
-/* Location of a document's content (want_meta: also metadata, filename, times). */
+/* Location of a document's content (want_meta: also metadata, filename, times and
+ * the content hash; without it only out->c's location fields are set). */
 int op_r_doc_get(op_db *db, const void *id, size_t id_len, int want_meta, op_doc_row *out);
 int op_r_content_by_sha(op_db *db, const uint8_t sha[32], op_content *out);
 /* A batch of ids after `after` (exclusive; NULL: from the start), matching the
