@@ -92,8 +92,8 @@ typedef struct strata_options {
     void *clock_ctx;
     uint64_t max_doc_bytes;   /* 0: STRATA_DEFAULT_MAX_DOC_BYTES */
     uint64_t segment_bytes;   /* 0: STRATA_DEFAULT_SEGMENT_BYTES */
-    int compression_level;    /* 0: the codec's default */
-    int reserved_int;         /* zero */
+    int compression_level;    /* puts: 0 fast LZ4; 3..12 LZ4HC (slower to write, same read speed) */
+    int compact_level;        /* compaction output: 0: STRATA_DEFAULT_COMPACT_LEVEL (LZ4HC) */
     uint64_t reserved[14];    /* zero; room to grow without breaking the ABI */
 } strata_options;
 
@@ -195,6 +195,8 @@ STRATA_API int strata_session_expire(strata *db, int64_t idle_ttl_s, uint64_t *n
 #define STRATA_DOC_ID_MAX 1024
 #define STRATA_DEFAULT_MAX_DOC_BYTES (64ull << 30)     /* 64 GiB */
 #define STRATA_DEFAULT_SEGMENT_BYTES (64ull << 20)     /* roll segments over at 64 MiB */
+#define STRATA_DEFAULT_COMPACT_LEVEL 9                  /* LZ4HC level of compacted segments */
+#define STRATA_AUTO_DICT_BYTES (4ull << 20) /* train a dictionary once this much is stored without one */
 
 typedef struct strata_doc_put_opts {
     const char *metadata_json;  /* a JSON object, or NULL for "{}" */
@@ -267,14 +269,19 @@ STRATA_API int strata_doc_cursor_next(strata_doc_cursor *c, const void **id, siz
 STRATA_API void strata_doc_cursor_close(strata_doc_cursor *c);
 
 /* Train (or retrain) the shared compression dictionary from a sample of the store's
- * documents; new records use it, older records stay readable with theirs.
+ * documents; new records use it, older records stay readable with theirs. A store
+ * trains one by itself once STRATA_AUTO_DICT_BYTES of content are stored without a
+ * dictionary, and compaction re-encodes older records with the current one.
  * *dict_id (may be NULL) receives the new dictionary's id. STRATA_ENOTFOUND when the
  * store holds too little content to train on. */
 STRATA_API int strata_doc_train_dict(strata *db, uint32_t *dict_id);
 
-/* Rewrite segments whose dead bytes exceed `threshold` (0..1) of their size; with
- * threshold 0 every segment holding any dead byte is rewritten, so deleted content
- * is gone from every file. Live content is re-encoded with the current dictionary. */
+/* Compaction. Rewrites (1) every segment that puts filled and that is no longer the
+ * active one (fresh segments: written fast, compacted once), and (2) compacted
+ * segments whose dead bytes exceed `threshold` (0..1) of their size; with threshold 0
+ * every segment holding any dead byte is rewritten, so deleted content is gone from
+ * every file. Live content is re-encoded at compact_level (LZ4HC, which reads as fast
+ * as LZ4) with the current dictionary, trained first if the store has none. */
 typedef struct strata_compact_stats {
     uint64_t segments_rewritten, bytes_before, bytes_after, contents_moved, contents_dropped;
 } strata_compact_stats;

@@ -65,6 +65,7 @@ struct strata {
     struct touch { void *id; size_t len; int64_t at; } *touches;
     size_t ntouches;
     uint64_t undict_bytes;     /* raw bytes stored without a dictionary (auto-training) */
+    int dict_training;         /* guarded by touch_mu */
 
     pthread_mutex_t read_mu;   /* the reader connection */
     pthread_mutex_t write_mu;  /* the writer connection; held by the commit leader */

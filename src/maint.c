@@ -115,7 +115,7 @@ done:
 }
 
 /* ---- compaction ---- */
-typedef struct seg_info { uint64_t id, committed, live; } seg_info;
+typedef struct seg_info { uint64_t id, committed, live; int compacted; } seg_info;
 typedef struct seg_vec { seg_info *v; size_t n, cap; } seg_vec;
 
 static int seg_push(seg_vec *s, seg_info x) {
@@ -130,9 +130,9 @@ static int seg_push(seg_vec *s, seg_info x) {
     return STRATA_OK;
 }
 
+/* segments.sealed is 1 for compaction output, 0 for segments puts filled. */
 static int seg_committed(void *ctx, uint64_t id, uint64_t len, int sealed) {
-    (void)sealed;
-    return seg_push(ctx, (seg_info){ id, len, 0 });
+    return seg_push(ctx, (seg_info){ id, len, 0, sealed });
 }
 
 static int seg_live(void *ctx, uint64_t id, uint64_t live) {
@@ -218,8 +218,13 @@ int strata_compact(strata *db, double threshold, strata_compact_stats *st) {
     pthread_mutex_unlock(&db->commit_mu);
     if (poisoned) return strata__err(db, STRATA_EPOISONED, "store refuses writes until reopened");
 
+    /* Compacted segments get the shared dictionary: train one if there is none yet. */
+    int rc;
+    if (docs_dict_current(db->docs) == 0 && (rc = strata_doc_train_dict(db, NULL)) != STRATA_OK &&
+        rc != STRATA_ENOTFOUND)
+        return rc;
     /* Seal the active segment so that it can be a victim and nothing appends to one. */
-    int rc = docs_roll_over(db->docs);
+    rc = docs_roll_over(db->docs);
     if (rc) return strata__err(db, rc, "compaction: sealing the active segment: %s", strata_errstr(rc));
     uint64_t active = docs_active_segment(db->docs);
 
@@ -236,7 +241,7 @@ int strata_compact(strata *db, double threshold, strata_compact_stats *st) {
         if (s->id == active) continue;
         uint64_t used = s->committed > SEG_HDR_SIZE ? s->committed - SEG_HDR_SIZE : 0;
         uint64_t dead = used > s->live ? used - s->live : 0;
-        if (dead > 0 && (double)dead >= threshold * (double)used) rc = seg_push(&victims, *s);
+        if (!s->compacted || (dead > 0 && (double)dead >= threshold * (double)used)) rc = seg_push(&victims, *s);
     }
     free(segs.v);
     if (rc || victims.n == 0) {
@@ -247,7 +252,8 @@ int strata_compact(strata *db, double threshold, strata_compact_stats *st) {
     move_vec moves = { NULL, 0, 0 };
     docs_writer *w = NULL;
     copy_job job = { db, NULL, &moves, 0, 0, "" };
-    if ((rc = docs_compact_begin(db->docs, &w)) != STRATA_OK) {
+    int level = db->opts.compact_level ? db->opts.compact_level : STRATA_DEFAULT_COMPACT_LEVEL;
+    if ((rc = docs_compact_begin(db->docs, level, &w)) != STRATA_OK) {
         strata__err(db, rc, "compaction: creating the output segment: %s", strata_errstr(rc));
         goto out;
     }

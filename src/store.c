@@ -214,6 +214,8 @@ static int check_options(const strata_options *o) {
     if (o->sync != STRATA_SYNC_FULL && o->sync != STRATA_SYNC_NORMAL)
         return open_err(STRATA_EINVAL, "options: sync must be STRATA_SYNC_FULL or STRATA_SYNC_NORMAL");
     if (o->busy_timeout_ms < 0) return open_err(STRATA_EINVAL, "options: busy_timeout_ms is negative");
+    if (o->compression_level < 0 || o->compression_level > 12 || o->compact_level < 0 || o->compact_level > 12)
+        return open_err(STRATA_EINVAL, "options: compression levels must be within 0..12");
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i]) return open_err(STRATA_EINVAL, "options: reserved fields must be zero");
     return STRATA_OK;
@@ -591,6 +593,25 @@ static void apply_batch(strata *db, strata_txn *batch) {
     pthread_mutex_unlock(&db->write_mu);
 }
 
+/* Small documents compress badly on their own: once enough content is stored
+ * without a shared dictionary, train one (once; a failed attempt waits for another
+ * STRATA_AUTO_DICT_BYTES). Runs in the committing thread, after its commit. */
+static void maybe_train_dict(strata *db) {
+    pthread_mutex_lock(&db->touch_mu);
+    int go = db->undict_bytes >= STRATA_AUTO_DICT_BYTES && !db->dict_training &&
+             docs_dict_current(db->docs) == 0;
+    if (go) { db->dict_training = 1; db->undict_bytes = 0; }
+    pthread_mutex_unlock(&db->touch_mu);
+    if (!go) return;
+    char saved[STRATA_ERRMSG_MAX];
+    snprintf(saved, sizeof saved, "%s", strata_errmsg(db));
+    (void)strata_doc_train_dict(db, NULL); /* best effort: the commit already succeeded */
+    set_msg(db, saved);
+    pthread_mutex_lock(&db->touch_mu);
+    db->dict_training = 0;
+    pthread_mutex_unlock(&db->touch_mu);
+}
+
 int strata_txn_commit(strata_txn *t, uint64_t *lsn_out) {
     if (lsn_out) *lsn_out = 0;
     if (!t) return STRATA_EINVAL;
@@ -639,6 +660,7 @@ int strata_txn_commit(strata_txn *t, uint64_t *lsn_out) {
         if (t->result_out) *t->result_out = t->ops[0].result;
     }
     txn_free(t);
+    if (!rc) maybe_train_dict(db);
     return rc;
 }
 

@@ -638,6 +638,54 @@ static void test_dictionary(const char *base) {
     free(text);
 }
 
+/* A store trains its dictionary by itself, and compaction re-encodes what was
+ * written before it with the dictionary at the compaction level. */
+static void test_auto_dict(const char *base) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/autodict", base);
+    strata *db = open_store(dir);
+    char *text = malloc(4096);
+    strata_txn *t = NULL;
+    int n = 0;
+    for (uint64_t total = 0; total < STRATA_AUTO_DICT_BYTES + 8192; total += 2048, n++) {
+        char id[32];
+        snprintf(id, sizeof id, "auto%05d", n);
+        fill_text(text, 2048, (unsigned)n * 7u);
+        if (n % 100 == 0) CHECK_OK(strata_txn_begin(db, &t));
+        CHECK_OK(put(db, t, id, text, 2048));
+        if (n % 100 == 99) { CHECK_OK(strata_txn_commit(t, NULL)); t = NULL; }
+    }
+    if (t) CHECK_OK(strata_txn_commit(t, NULL));
+    fill_text(text, 2048, 99991);
+    CHECK_OK(put(db, NULL, "after-train", text, 2048));
+    strata_doc_info *i = NULL;
+    CHECK_OK(strata_doc_stat(db, "after-train", 11, &i));
+    CHECK(i && !strcmp(i->codec, "lz4+dict"));
+    strata_doc_info_free(i);
+    CHECK_OK(strata_doc_stat(db, "auto00000", 9, &i));
+    CHECK(i && !strcmp(i->codec, "lz4"));
+    uint64_t before = i ? i->stored_size : 0;
+    strata_doc_info_free(i);
+    strata_stats a, b;
+    CHECK_OK(strata_stats_get(db, &a));
+    CHECK_OK(strata_compact(db, 0.5, NULL));
+    CHECK_OK(strata_stats_get(db, &b));
+    CHECK_OK(strata_doc_stat(db, "auto00000", 9, &i));
+    CHECK(i && !strcmp(i->codec, "lz4+dict") && i->stored_size < before);
+    strata_doc_info_free(i);
+    CHECK(b.doc_stored_bytes < a.doc_stored_bytes);
+    printf("auto dictionary + compaction: %llu -> %llu stored bytes for %llu raw\n",
+           (unsigned long long)a.doc_stored_bytes, (unsigned long long)b.doc_stored_bytes,
+           (unsigned long long)b.doc_raw_bytes);
+    fill_text(text, 2048, 0);
+    CHECK(doc_is(db, "auto00000", text, 2048));
+    uint64_t problems = 9;
+    CHECK_OK(strata_check(db, NULL, NULL, &problems));
+    CHECK(problems == 0);
+    strata_close(db);
+    free(text);
+}
+
 /* Concurrent writers and readers: group commit with content. */
 static strata *cc_db;
 static int cc_fail;
@@ -690,6 +738,7 @@ int main(void) {
     test_corruption(base);
     test_compaction(base);
     test_dictionary(base);
+    test_auto_dict(base);
     test_concurrency(base);
     t_rmtree(base);
     return t_done();

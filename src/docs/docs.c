@@ -59,6 +59,7 @@ struct docs_writer {
     uint8_t first_codec;
     uint32_t dict_id;
     const codec_dict *dict;
+    int level;
     uint64_t raw_total;
     uint8_t *buf;
     size_t cap;
@@ -393,10 +394,11 @@ uint64_t docs_active_segment(docs *d) {
     return id;
 }
 
-static docs_writer *writer_new(docs *d) {
+static docs_writer *writer_new(docs *d, int level) {
     docs_writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->d = d;
+    w->level = level;
     w->cap = SEG_REC_HDR_SIZE + codec_bound(CODEC_LZ4_DICT, SEG_CHUNK) + 64;
     if (w->cap < SEG_REC_HDR_SIZE + SEG_MAX_STORED) w->cap = SEG_REC_HDR_SIZE + SEG_MAX_STORED;
     w->buf = malloc(w->cap);
@@ -410,7 +412,7 @@ static docs_writer *writer_new(docs *d) {
 
 int docs_append_begin(docs *d, docs_writer **out) {
     *out = NULL;
-    docs_writer *w = writer_new(d);
+    docs_writer *w = writer_new(d, d->cfg.level);
     if (!w) return STRATA_ENOMEM;
     pthread_mutex_lock(&d->append_mu);
     int rc = STRATA_OK;
@@ -436,7 +438,7 @@ static int write_record(docs_writer *w, const void *raw, size_t n, int last) {
     if (n == 0) {
         used = CODEC_RAW;
     } else {
-        rc = codec_compress(codec, w->d->cfg.level, w->dict, raw, n, w->buf + SEG_REC_HDR_SIZE,
+        rc = codec_compress(codec, w->level, w->dict, raw, n, w->buf + SEG_REC_HDR_SIZE,
                             w->cap - SEG_REC_HDR_SIZE, &stored, &used);
         if (rc) return rc;
     }
@@ -617,9 +619,9 @@ int docs_read_into(docs *d, const docs_loc *loc, void *dst, char *err, size_t er
 }
 
 /* ---- compaction ---- */
-int docs_compact_begin(docs *d, docs_writer **out) {
+int docs_compact_begin(docs *d, int level, docs_writer **out) {
     *out = NULL;
-    docs_writer *w = writer_new(d);
+    docs_writer *w = writer_new(d, level);
     if (!w) return STRATA_ENOMEM;
     pthread_mutex_lock(&d->append_mu);
     uint64_t id = d->next_id++;

@@ -74,8 +74,9 @@ int docs_read(docs *d, const docs_loc *loc, docs_sink_fn sink, void *ctx, char *
 int docs_read_into(docs *d, const docs_loc *loc, void *dst, char *err, size_t errlen);
 
 /* ---- compaction support ---- */
-/* Start a fresh sealed segment for compaction output (not used by normal appends). */
-int docs_compact_begin(docs *d, docs_writer **w);
+/* Start a fresh sealed segment for compaction output (not used by normal appends),
+ * encoded at `level` (e.g. LZ4HC) with the current dictionary. */
+int docs_compact_begin(docs *d, int level, docs_writer **w);
 /* Copy the run at loc into w (re-encoding with the current dictionary when
  * recompress is set), returning its new location. */
 int docs_compact_copy(docs_writer *w, const docs_loc *loc, int recompress, docs_loc *out, char *err, size_t errlen);
