@@ -25,7 +25,7 @@
 
 /* ---- dictionary training ---- */
 #define DICT_SAMPLE_DOCS 2000
-#define DICT_SAMPLE_BYTES (8u << 20)
+#define DICT_SAMPLE_BYTES (2u << 20)
 #define DICT_SAMPLE_PER_DOC (16u << 10)
 #define DICT_CAP (64u << 10)
 #define DICT_MIN_SAMPLE_BYTES (256u << 10)
