@@ -828,7 +828,7 @@ int main(int argc, char **argv) {
 #define SROW(label, st)                                                                                         \
     printf("%-44s %11s %11s %11s %8.1f%%\n", label, mb((st).total_bytes, b1), mb((st).segment_bytes, b2),        \
            mb((st).operational_bytes, b3), 100.0 * (1.0 - (double)(st).total_bytes / (double)q_bytes))
-    SROW("Strata A after import (no dictionary)", a0);
+    SROW("Strata A after import (auto dictionary)", a0);
     SROW("Strata A after train_dict + compact(0.0)", a1);
     SROW("Strata A same, at rest (closed, reopened)", a2);
     if (b_ok) {
@@ -850,13 +850,8 @@ int main(int argc, char **argv) {
            (unsigned long long)acs.bytes_before, (unsigned long long)acs.bytes_after, mb(a1.doc_stored_bytes, b1),
            mb(a1.doc_raw_bytes, b2), 100.0 * (double)a1.doc_stored_bytes / (double)a1.doc_raw_bytes);
     if (acs.segments_rewritten == 0 && !trc)
-        printf("          NOTE: compact(0.0) rewrote nothing (no segment has dead bytes), so no record written\n"
-               "          before the dictionary was re-encoded with it\n");
-    else if (!trc)
-        printf("          NOTE: compact(0.0) rewrites only segments holding dead bytes; with no deletes those come\n"
-               "          from identical documents appended within one transaction (%llu document(s) here share\n"
-               "          content); without them nothing would have been re-encoded (try --batch 1)\n",
-               (unsigned long long)(a0.documents - a0.contents));
+        printf("          NOTE: compact(0.0) rewrote nothing, so no record written before the dictionary\n"
+               "          was re-encoded with it\n");
     if (b_ok)
         printf("Strata B: compact(0.0): %llu segments rewritten, %llu contents moved; live content %s (%.1f%% of raw)\n",
                (unsigned long long)bcs.segments_rewritten, (unsigned long long)bcs.contents_moved,
