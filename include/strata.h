@@ -195,7 +195,7 @@ STRATA_API int strata_session_expire(strata *db, int64_t idle_ttl_s, uint64_t *n
 #define STRATA_DOC_ID_MAX 1024
 #define STRATA_DEFAULT_MAX_DOC_BYTES (64ull << 30)     /* 64 GiB */
 #define STRATA_DEFAULT_SEGMENT_BYTES (64ull << 20)     /* roll segments over at 64 MiB */
-#define STRATA_DEFAULT_COMPACT_LEVEL 9                  /* LZ4HC level of compacted segments */
+#define STRATA_DEFAULT_COMPACT_LEVEL 4                  /* LZ4HC level of compacted segments */
 #define STRATA_AUTO_DICT_BYTES (4ull << 20) /* train a dictionary once this much is stored without one */
 
 typedef struct strata_doc_put_opts {
