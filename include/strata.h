@@ -94,7 +94,9 @@ typedef struct strata_options {
     uint64_t segment_bytes;   /* 0: STRATA_DEFAULT_SEGMENT_BYTES */
     int compression_level;    /* puts: 0 fast LZ4; 3..12 LZ4HC (slower to write, same read speed) */
     int compact_level;        /* compaction output: 0: STRATA_DEFAULT_COMPACT_LEVEL (LZ4HC) */
-    uint64_t reserved[14];    /* zero; room to grow without breaking the ABI */
+    int backup_interval_hours;/* automatic backups into DIR/backups: 0 default (24), -1 never */
+    int backup_keep;          /* automatic backups kept: 0 default (7) */
+    uint64_t reserved[13];    /* zero; room to grow without breaking the ABI */
 } strata_options;
 
 /* Defaults: create = 0, sync = FULL, busy_timeout_ms = 5000, real clock. */
@@ -293,6 +295,51 @@ STRATA_API int strata_compact(strata *db, double threshold, strata_compact_stats
  * check ran (even if it found problems). */
 typedef void (*strata_problem_fn)(void *ctx, const char *problem);
 STRATA_API int strata_check(strata *db, strata_problem_fn problem, void *ctx, uint64_t *problems);
+
+/* ---- backups ----
+ * A backup is a folder NAME under a destination (default DIR/backups): a consistent
+ * snapshot of the whole store at one LSN, taken while writers go on, with a MANIFEST
+ * (JSON: format, name, LSN, time, each file's size and SHA-256) written last and
+ * atomically. A folder without a valid MANIFEST is incomplete and never listed as
+ * good. Files unchanged since the previous good backup in the same destination are
+ * hard links to it (incremental); segments are hard-linked from the store when the
+ * destination is on the same filesystem, copied otherwise. See doc/format/backup.md. */
+#define STRATA_BACKUP_NAME_MAX 64
+#define STRATA_DEFAULT_BACKUP_KEEP 7
+#define STRATA_DEFAULT_BACKUP_INTERVAL_HOURS 24
+
+typedef struct strata_backup_info {
+    char name[STRATA_BACKUP_NAME_MAX + 1];
+    int complete;             /* 1: a valid MANIFEST; 0: incomplete (interrupted) */
+    uint64_t lsn;
+    int64_t created_at_ms;
+    uint64_t bytes;           /* sum of file sizes in the manifest */
+    uint64_t files;
+    uint64_t reserved[4];
+} strata_backup_info;
+
+/* Take a backup of the open store into dest (NULL: DIR/backups, created if missing).
+ * *name_out (may be NULL) receives the backup's name (free with strata_free).
+ * On failure (ENOSPC at the destination, say) the partial folder is removed. */
+STRATA_API int strata_backup_create(strata *db, const char *dest, char **name_out);
+/* The backups in a destination folder, oldest first (incomplete ones included, with
+ * complete = 0). These calls need no open store: a damaged store can be restored. */
+typedef int (*strata_backup_cb)(void *ctx, const strata_backup_info *info);
+STRATA_API int strata_backup_list(const char *dest, strata_backup_cb cb, void *ctx);
+/* Recompute every file's SHA-256 against the manifest and check operational.db's
+ * integrity read-only. Problems go to `problem`; *problems receives the count.
+ * STRATA_ENOTFOUND: no such backup; STRATA_ECORRUPT: no valid manifest. */
+STRATA_API int strata_backup_verify(const char *dest, const char *name, strata_problem_fn problem, void *ctx,
+                                    uint64_t *problems);
+/* Verify, then materialize the backup as a new store in `target`, which must not
+ * exist or be empty — unless `force`, which replaces a store there. The result opens
+ * and passes strata_check, or the restore fails and leaves no half store behind. */
+STRATA_API int strata_backup_restore(const char *dest, const char *name, const char *target, int force);
+/* Keep the newest `keep` (>= 1) complete backups; remove older complete ones and
+ * interrupted ones. *removed (may be NULL) receives how many folders went. */
+STRATA_API int strata_backup_prune(const char *dest, int keep, uint64_t *removed);
+/* Message of the last failed strata_backup_list/verify/restore/prune in this thread. */
+STRATA_API const char *strata_backup_errmsg(void);
 
 /* ---- statistics ---- */
 typedef struct strata_stats {

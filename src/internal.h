@@ -78,6 +78,13 @@ struct strata {
     char poison_msg[256];
     uint64_t commits, group_commits;
 
+    pthread_mutex_t maint_mu;  /* compaction and backups exclude each other */
+    pthread_mutex_t sched_mu;  /* the backup schedule's thread */
+    pthread_cond_t sched_cv;
+    pthread_t sched_thread;
+    int sched_started, sched_stop;
+    uint64_t sched_runs;       /* backups attempted by the schedule (tests wait on it) */
+
     pthread_key_t err_key;     /* per-thread message buffer for this handle */
     pthread_mutex_t err_mu;
     errbuf *errbufs;
@@ -90,6 +97,11 @@ int64_t strata__now(strata *db);
 /* Validation shared by every public entry point. */
 int strata__check_key(strata *db, const char *what, const char *key);
 int strata__check_json(strata *db, const char *what, const char *json, int object);
+
+/* Backups: DIR/backups, and the automatic schedule (api_backup.c). */
+char *strata__backup_default_dest(strata *db);
+int strata__backup_sched_start(strata *db);
+void strata__backup_sched_stop(strata *db);
 
 /* Remember that a document was read (flushed by the next commit, or at close). */
 void strata__touch(strata *db, const void *id, size_t len);

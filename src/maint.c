@@ -206,8 +206,17 @@ static int copy_segment(copy_job *j, uint64_t seg) {
     return rc;
 }
 
+static int compact_locked(strata *db, double threshold, strata_compact_stats *st);
+
 int strata_compact(strata *db, double threshold, strata_compact_stats *st) {
     if (!db) return STRATA_EINVAL;
+    pthread_mutex_lock(&db->maint_mu); /* a backup in progress keeps its segments */
+    int rc = compact_locked(db, threshold, st);
+    pthread_mutex_unlock(&db->maint_mu);
+    return rc;
+}
+
+static int compact_locked(strata *db, double threshold, strata_compact_stats *st) {
     if (!(threshold >= 0.0 && threshold <= 1.0))
         return strata__err(db, STRATA_EINVAL, "compaction threshold must be within 0..1");
     strata_compact_stats local;

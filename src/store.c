@@ -216,6 +216,8 @@ static int check_options(const strata_options *o) {
     if (o->busy_timeout_ms < 0) return open_err(STRATA_EINVAL, "options: busy_timeout_ms is negative");
     if (o->compression_level < 0 || o->compression_level > 12 || o->compact_level < 0 || o->compact_level > 12)
         return open_err(STRATA_EINVAL, "options: compression levels must be within 0..12");
+    if (o->backup_interval_hours < -1 || o->backup_keep < 0)
+        return open_err(STRATA_EINVAL, "options: backup_interval_hours must be >= -1 and backup_keep >= 0");
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i]) return open_err(STRATA_EINVAL, "options: reserved fields must be zero");
     return STRATA_OK;
@@ -271,6 +273,9 @@ static void handle_free(strata *db) {
     for (size_t i = 0; i < db->ntouches; i++) free(db->touches[i].id);
     free(db->touches);
     pthread_mutex_destroy(&db->touch_mu);
+    pthread_mutex_destroy(&db->maint_mu);
+    pthread_mutex_destroy(&db->sched_mu);
+    pthread_cond_destroy(&db->sched_cv);
     docs_close(db->docs);
     op_close(db->op);
     if (db->lock_fd >= 0) close(db->lock_fd);
@@ -334,6 +339,9 @@ int strata_open(const char *dir, const strata_options *opts, strata **out) {
     pthread_mutex_init(&db->commit_mu, NULL);
     pthread_mutex_init(&db->err_mu, NULL);
     pthread_mutex_init(&db->touch_mu, NULL);
+    pthread_mutex_init(&db->maint_mu, NULL);
+    pthread_mutex_init(&db->sched_mu, NULL);
+    pthread_cond_init(&db->sched_cv, NULL);
     pthread_cond_init(&db->commit_cv, NULL);
     if (pthread_key_create(&db->err_key, NULL) != 0) {
         free(db->dir);
@@ -369,6 +377,10 @@ int strata_open(const char *dir, const strata_options *opts, strata **out) {
     free(op_path);
     if (rc) { open_err(rc, "%s: %s", dir, err); goto fail; }
     if ((rc = open_docs(db, err, sizeof err)) != STRATA_OK) { open_err(rc, "%s: %s", dir, err); goto fail; }
+    if ((rc = strata__backup_sched_start(db)) != STRATA_OK) {
+        open_err(rc, "%s: cannot start the backup schedule", dir);
+        goto fail;
+    }
 
     free(fmt_path);
     *out = db;
@@ -381,6 +393,7 @@ fail:
 
 int strata_close(strata *db) {
     if (!db) return STRATA_OK;
+    strata__backup_sched_stop(db); /* waits for a scheduled backup in progress */
     /* Let in-flight commits finish: a leader or queued members may still run. */
     pthread_mutex_lock(&db->commit_mu);
     while (db->leader || db->queue_head) pthread_cond_wait(&db->commit_cv, &db->commit_mu);

@@ -877,3 +877,118 @@ int op_r_docs_of_content(op_db *db, int64_t content_id, int limit, op_id_cb cb, 
     }
     return rdone(s, rc == SQLITE_DONE ? STRATA_OK : op_status(rc));
 }
+
+/* ---- snapshots ---- */
+struct op_snapshot { sqlite3 *db; uint64_t lsn; };
+
+int op_snapshot_open(const char *path, int busy_timeout_ms, op_snapshot **out, char *err, size_t errlen) {
+    *out = NULL;
+    op_snapshot *s = calloc(1, sizeof *s);
+    if (!s) { snprintf(err, errlen, "out of memory"); return STRATA_ENOMEM; }
+    op_config cfg = { 1, busy_timeout_ms };
+    conn c = { NULL, NULL, NULL, 0 };
+    int rc = conn_open(&c, path, SQLITE_OPEN_READONLY, &cfg, err, errlen);
+    s->db = c.db;
+    if (rc) { op_snapshot_close(s); return rc; }
+    /* BEGIN, then a read: the snapshot is fixed at that first read. */
+    sqlite3_stmt *q = NULL;
+    if ((rc = exec(s->db, "BEGIN", err, errlen)) != SQLITE_OK ||
+        (rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(lsn), 0) FROM commit_log", -1, &q, NULL)) != SQLITE_OK ||
+        (rc = sqlite3_step(q)) != SQLITE_ROW) {
+        snprintf(err, errlen, "snapshot: %s", sqlite3_errmsg(s->db));
+        sqlite3_finalize(q);
+        op_snapshot_close(s);
+        return op_status(rc) ? op_status(rc) : STRATA_ERROR;
+    }
+    s->lsn = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    *out = s;
+    return STRATA_OK;
+}
+
+uint64_t op_snapshot_lsn(op_snapshot *s) { return s->lsn; }
+
+int op_snapshot_segments(op_snapshot *s, op_seg_cb cb, void *ctx) {
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT id, committed_length, sealed FROM segments ORDER BY id", -1, &q, NULL);
+    if (rc != SQLITE_OK) return op_status(rc);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int stop = cb(ctx, (uint64_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1),
+                      sqlite3_column_int(q, 2));
+        if (stop) { sqlite3_finalize(q); return stop; }
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? STRATA_OK : op_status(rc);
+}
+
+int op_snapshot_copy(op_snapshot *s, const char *dest, char *err, size_t errlen) {
+    sqlite3 *d = NULL;
+    int rc = sqlite3_open_v2(dest, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "creating %s: %s", dest, d ? sqlite3_errmsg(d) : sqlite3_errstr(rc));
+        sqlite3_close(d);
+        return op_status(rc);
+    }
+    /* The copy is written in one step from inside the snapshot's read transaction,
+     * so it is exactly the snapshot, whatever commits meanwhile. */
+    sqlite3_backup *b = sqlite3_backup_init(d, "main", s->db, "main");
+    if (!b) {
+        snprintf(err, errlen, "backup of operational.db: %s", sqlite3_errmsg(d));
+        rc = sqlite3_extended_errcode(d);
+        sqlite3_close(d);
+        return op_status(rc) ? op_status(rc) : STRATA_ERROR;
+    }
+    rc = sqlite3_backup_step(b, -1);
+    int frc = sqlite3_backup_finish(b);
+    if (rc == SQLITE_DONE) rc = frc;
+    if (rc == SQLITE_OK) {
+        /* A WAL-mode copy would leave its pages in dest-wal: fold them in. */
+        rc = sqlite3_exec(d, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) snprintf(err, errlen, "backup of operational.db: %s", sqlite3_errmsg(d));
+    int crc = sqlite3_close(d);
+    if (rc == SQLITE_OK && crc != SQLITE_OK) { snprintf(err, errlen, "closing %s", dest); rc = crc; }
+    return rc == SQLITE_OK ? STRATA_OK : (op_status(rc) ? op_status(rc) : STRATA_ERROR);
+}
+
+void op_snapshot_close(op_snapshot *s) {
+    if (!s) return;
+    if (s->db) {
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(s->db);
+    }
+    free(s);
+}
+
+int op_verify_file(const char *path, op_problem_cb cb, void *ctx, uint64_t *n, char *err, size_t errlen) {
+    sqlite3 *d = NULL;
+    /* immutable=1: read the file as it is, create no -wal or -shm beside it. */
+    char *uri = sqlite3_mprintf("file:%s?immutable=1", path);
+    if (!uri) { snprintf(err, errlen, "out of memory"); return STRATA_ENOMEM; }
+    int rc = sqlite3_open_v2(uri, &d, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    sqlite3_free(uri);
+    sqlite3_stmt *q = NULL;
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(d, "PRAGMA integrity_check", -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, d ? sqlite3_errmsg(d) : sqlite3_errstr(rc));
+        sqlite3_close(d);
+        return op_status(rc) ? op_status(rc) : STRATA_ERROR;
+    }
+    char msg[600];
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        if (t && strcmp(t, "ok") != 0) {
+            snprintf(msg, sizeof msg, "operational.db: %s", t);
+            cb(ctx, msg);
+            (*n)++;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(msg, sizeof msg, "operational.db: %s", sqlite3_errmsg(d));
+        cb(ctx, msg);
+        (*n)++;
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(d);
+    return STRATA_OK;
+}

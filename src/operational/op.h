@@ -86,6 +86,23 @@ int op_w_segment_insert(op_db *db, uint64_t id, uint64_t length, int sealed, int
 int op_w_segment_delete(op_db *db, uint64_t id);
 int op_w_checkpoint_truncate(op_db *db);
 
+typedef int (*op_seg_cb)(void *ctx, uint64_t id, uint64_t committed_length, int sealed);
+typedef void (*op_problem_cb)(void *ctx, const char *msg);
+
+/* ---- snapshots (backups) ----
+ * A snapshot is a separate read-only connection holding one read transaction: the
+ * catalogue it shows (LSN, segments and their committed lengths) and the database it
+ * copies are the same instant, while writers go on (WAL). */
+typedef struct op_snapshot op_snapshot;
+int op_snapshot_open(const char *path, int busy_timeout_ms, op_snapshot **out, char *err, size_t errlen);
+uint64_t op_snapshot_lsn(op_snapshot *s);
+int op_snapshot_segments(op_snapshot *s, op_seg_cb cb, void *ctx);
+/* Copy the snapshot's database into a new file at dest (SQLite's online backup). */
+int op_snapshot_copy(op_snapshot *s, const char *dest, char *err, size_t errlen);
+void op_snapshot_close(op_snapshot *s);
+/* SQLite's integrity_check of a database file opened read-only; problems go to cb. */
+int op_verify_file(const char *path, op_problem_cb cb, void *ctx, uint64_t *n, char *err, size_t errlen);
+
 /* ---- reader connection (caller holds the read lock) ----
  * Reads share one read transaction until op_r_release() ends it; call that after
  * every commit so later reads see it. */
@@ -107,7 +124,6 @@ typedef int (*op_id_cb)(void *ctx, const void *id, size_t len);
 int op_r_doc_ids(op_db *db, const void *after, size_t after_len, const void *lo, size_t lo_len,
                  const void *hi, size_t hi_len, const char *path, const char *value, int limit,
                  op_id_cb cb, void *ctx, int *n, char *err, size_t errlen);
-typedef int (*op_seg_cb)(void *ctx, uint64_t id, uint64_t committed_length, int sealed);
 int op_r_segments(op_db *db, op_seg_cb cb, void *ctx);
 typedef int (*op_dict_cb)(void *ctx, uint32_t id, int codec, const void *data, size_t len);
 int op_r_dicts(op_db *db, op_dict_cb cb, void *ctx);
@@ -119,7 +135,6 @@ typedef int (*op_live_cb)(void *ctx, uint64_t segment, uint64_t live_bytes);
 int op_r_live_bytes(op_db *db, op_live_cb cb, void *ctx);
 /* Documents whose content row is missing, and contents whose refs disagree with the
  * documents referencing them: one message per problem. */
-typedef void (*op_problem_cb)(void *ctx, const char *msg);
 int op_r_check(op_db *db, op_problem_cb cb, void *ctx, uint64_t *n);
 /* Ids of up to `limit` documents using a content row (to name them in problems). */
 int op_r_docs_of_content(op_db *db, int64_t content_id, int limit, op_id_cb cb, void *ctx);
