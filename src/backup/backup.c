@@ -296,7 +296,7 @@ int bk_scan(const char *dest, bk_entry **out, size_t *n) {
         }
         bk_entry *x = &(*out)[(*n)++];
         memset(x, 0, sizeof *x);
-        snprintf(x->name, sizeof x->name, "%s", e->d_name);
+        snprintf(x->name, sizeof x->name, "%.64s", e->d_name);
         x->complete = bk_manifest_read(p, &x->m) == STRATA_OK && !strcmp(x->m.name, x->name);
         if (!x->complete) bk_manifest_free(&x->m);
         free(p);
