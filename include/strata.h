@@ -81,7 +81,8 @@ enum strata_sync {
     STRATA_SYNC_NORMAL = 1  /* survives a process crash; the last commits may be lost on power loss */
 };
 
-/* Clock used for every timestamp the store writes; tests inject one. */
+/* Clock used for every timestamp the store writes; tests inject one. It is called
+ * from any thread that uses the handle and from the store's maintenance thread. */
 typedef int64_t (*strata_clock_fn)(void *ctx);
 
 typedef struct strata_options {

@@ -159,10 +159,10 @@ static void test_basic(const char *base) {
 }
 
 /* ---- a backup taken while a writer commits equals the source at its LSN ---- */
-typedef struct writer { strata *db; volatile int stop; unsigned k; uint64_t lsn[4096]; } writer;
+typedef struct writer { strata *db; int stop; unsigned k; uint64_t lsn[4096]; } writer;
 static void *writer_main(void *arg) {
     writer *w = arg;
-    while (!w->stop && w->k < 4000) {
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) && w->k < 4000) {
         uint64_t lsn;
         if (write_txn(w->db, w->k + 1, &lsn) != STRATA_OK) break;
         w->k++;
@@ -184,7 +184,7 @@ static void test_concurrent(const char *base) {
         usleep(30000);
         CHECK_OK(strata_backup_create(db, dest, &names[i]));
     }
-    w.stop = 1;
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     CHECK(w.k > 3);
     info_list l = list_of(dest);
@@ -407,7 +407,7 @@ static void test_enospc(const char *base) {
 
 /* ---- the automatic schedule ---- */
 static int64_t future_ms;
-static int64_t future_clock(void *ctx) { (void)ctx; return future_ms; }
+static int64_t future_clock(void *ctx) { (void)ctx; return __atomic_load_n(&future_ms, __ATOMIC_RELAXED); }
 
 static void test_schedule(const char *base) {
     char *dir = path2(base, "sched"), *dest = path2(dir, "backups");

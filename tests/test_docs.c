@@ -10,7 +10,7 @@
 #include <dirent.h>
 
 static int64_t fake_now = 1700000000000;
-static int64_t fake_clock(void *ctx) { (void)ctx; return fake_now; }
+static int64_t fake_clock(void *ctx) { (void)ctx; return __atomic_load_n(&fake_now, __ATOMIC_RELAXED); }
 
 static strata *open_opts(const char *dir, uint64_t seg_bytes, uint64_t max_doc) {
     strata_options o = strata_options_default();
@@ -84,7 +84,7 @@ static void test_round_trips(const char *dir) {
     strata_free(got);
 
     /* Replace; stat fields; metadata; filename. */
-    fake_now = 1700000001000;
+    __atomic_store_n(&fake_now, 1700000001000, __ATOMIC_RELAXED);
     strata_doc_put_opts o = { .metadata_json = "{\"lang\":\"en\",\"n\":3}", .filename = "a.txt" };
     CHECK_OK(strata_doc_put(db, NULL, "small", 5, "hello again", 11, &o));
     CHECK(doc_is(db, "small", "hello again", 11));
@@ -117,7 +117,7 @@ static void test_round_trips(const char *dir) {
     CHECK_OK(strata_close(db));
 
     /* Everything survives a reopen; the last read time was recorded. */
-    fake_now = 1700000009000;
+    __atomic_store_n(&fake_now, 1700000009000, __ATOMIC_RELAXED);
     db = open_store(dir);
     CHECK(doc_is(db, "big", text, big));
     CHECK(doc_is(db, "empty", "", 0));

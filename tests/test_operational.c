@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 
 static int64_t fake_now = 1700000000000;
-static int64_t fake_clock(void *ctx) { (void)ctx; return fake_now; }
+static int64_t fake_clock(void *ctx) { (void)ctx; return __atomic_load_n(&fake_now, __ATOMIC_RELAXED); }
 
 static strata *open_store(const char *dir) {
     strata_options o = strata_options_default();
@@ -40,13 +40,13 @@ static int count_settings(strata *db) {
 static void test_settings(strata *db) {
     char *v;
     int64_t at = 0;
-    fake_now = 1700000000000;
+    __atomic_store_n(&fake_now, 1700000000000, __ATOMIC_RELAXED);
     CHECK_OK(strata_setting_set(db, NULL, "theme", "{\"dark\": true}"));
     CHECK_OK(strata_setting_get(db, "theme", &v, &at));
     CHECK(v && !strcmp(v, "{\"dark\": true}"));
     CHECK(at == 1700000000000);
     strata_free(v);
-    fake_now += 5000;
+    __atomic_add_fetch(&fake_now, 5000, __ATOMIC_RELAXED);
     CHECK_OK(strata_setting_set(db, NULL, "theme", "\"light\""));
     CHECK_OK(strata_setting_get(db, "theme", &v, &at));
     CHECK(v && !strcmp(v, "\"light\"") && at == 1700000005000);
@@ -122,7 +122,7 @@ static int session_ids_cb(void *ctx, const strata_session *s) {
 }
 
 static void test_sessions(strata *db) {
-    fake_now = 1800000000000;
+    __atomic_store_n(&fake_now, 1800000000000, __ATOMIC_RELAXED);
     char *id = NULL;
     CHECK_OK(strata_session_create(db, NULL, NULL, "{\"user\":\"ann\"}", 0, &id));
     CHECK(id && strlen(id) == STRATA_SESSION_ID_RANDOM_LEN && strspn(id, "0123456789abcdef") == 32);
@@ -150,10 +150,10 @@ static void test_sessions(strata *db) {
     CHECK_RC(strata_session_get(db, "fixed", NULL), STRATA_EINVAL);
 
     /* Touch moves last_accessed; put replaces data, keeps created_at. */
-    fake_now += 10000;
+    __atomic_add_fetch(&fake_now, 10000, __ATOMIC_RELAXED);
     CHECK_OK(strata_session_touch(db, NULL, "fixed"));
     CHECK_RC(strata_session_touch(db, NULL, "nobody"), STRATA_ENOTFOUND);
-    fake_now += 10000;
+    __atomic_add_fetch(&fake_now, 10000, __ATOMIC_RELAXED);
     CHECK_OK(strata_session_put(db, NULL, "fixed", "{\"n\":2}", 30));
     CHECK_OK(strata_session_get(db, "fixed", &s));
     CHECK(s && s->created_at_ms == 1800000000000 && s->last_accessed_ms == fake_now && s->ttl_s == 30 &&
@@ -169,10 +169,10 @@ static void test_sessions(strata *db) {
 
     /* Expiry: "fixed" has ttl 30 s; the others only go with an idle TTL. */
     uint64_t n = 99;
-    fake_now += 29000;
+    __atomic_add_fetch(&fake_now, 29000, __ATOMIC_RELAXED);
     CHECK_OK(strata_session_expire(db, 0, &n));
     CHECK(n == 0);
-    fake_now += 2000;
+    __atomic_add_fetch(&fake_now, 2000, __ATOMIC_RELAXED);
     CHECK_OK(strata_session_expire(db, 0, &n));
     CHECK(n == 1);
     CHECK_RC(strata_session_get(db, "fixed", &s), STRATA_ENOTFOUND);
