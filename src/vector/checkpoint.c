@@ -54,6 +54,21 @@ static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); r
 static inline uint64_t align4k(uint64_t x) { return (x + 4095) & ~(uint64_t)4095; }
 static inline uint64_t nchunks(uint64_t len) { return (len + CK_CHUNK - 1) / CK_CHUNK; }
 
+/* fsync the directory that holds `path` (a file name). 0 or errno. */
+static int fsync_parent(const char *path) {
+    size_t n = strlen(path);
+    char *dir = malloc(n + 2);
+    if (!dir) return ENOMEM;
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) slash[1] = 0;
+    else *slash = 0;
+    int rc = su_fsync_dir(dir);
+    free(dir);
+    return rc;
+}
+
 /* ---------- writing ---------- */
 
 typedef struct ck_writer {
@@ -237,6 +252,7 @@ int vec_ckpt_write(vec_hnsw *h, const char *path, uint64_t lsn, uint64_t log_off
         put64(hd + 128 + 16 * s, sec_len[s]);
     }
     put32(hd + 216, table_crc);
+    put64(hd + 224, pos);
     put32(hd + CK_HDR - 4, su_crc32c(0, hd, CK_HDR - 4));
     int err = su_pwrite_all(w.fd, hd, CK_HDR, 0);
     if (!err && ftruncate(w.fd, (off_t)pos) != 0) err = errno;
@@ -244,7 +260,7 @@ int vec_ckpt_write(vec_hnsw *h, const char *path, uint64_t lsn, uint64_t log_off
     if (!err && close(w.fd) != 0) err = errno;
     w.fd = -1;
     if (!err && rename(tmp, path) != 0) err = errno;
-    if (!err) err = su_fsync_dir(path);
+    if (!err) err = fsync_parent(path);
     if (err) rc = su_errno_status(err);
 out:
     pthread_rwlock_unlock(&h->mut_lock);
@@ -295,6 +311,7 @@ static int parse_header(const uint8_t *b, size_t len, ck_hdr *c) {
         c->len[s] = get64(b + 128 + 16 * s);
     }
     c->table_crc = get32(b + 216);
+    if (get64(b + 224) != len) return STRATA_ECORRUPT; /* truncated or extended */
     return STRATA_OK;
 }
 

@@ -47,6 +47,21 @@ static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
+/* fsync the directory that holds `path` (a file name). 0 or errno. */
+static int fsync_parent(const char *path) {
+    size_t n = strlen(path);
+    char *dir = malloc(n + 2);
+    if (!dir) return ENOMEM;
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) slash[1] = 0;
+    else *slash = 0;
+    int rc = su_fsync_dir(dir);
+    free(dir);
+    return rc;
+}
+
 uint32_t vec_log_header_size(void) { return VLOG_HDR; }
 uint32_t vec_log_record_size(const vec_log *l) { return l->rec_size; }
 uint64_t vec_log_length(const vec_log *l) { return l->len; }
@@ -110,7 +125,7 @@ int vec_log_open(const char *path, uint32_t dim, int dtype, int metric, int crea
         header_encode(h, dim, dtype, metric);
         int e = su_pwrite_all(l->fd, h, VLOG_HDR, 0);
         if (!e && fsync(l->fd) != 0) e = errno;
-        if (!e) e = su_fsync_dir(path);
+        if (!e) e = fsync_parent(path);
         if (e) {
             rc = su_errno_status(e);
             goto fail;
