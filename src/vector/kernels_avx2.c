@@ -5,6 +5,7 @@
 #include "vector/kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define VK_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -140,10 +141,15 @@ static const vk_table avx2_table = {
     f16_to_f32_avx2,
 };
 
+/* F16C is CPUID leaf 1 ECX bit 29 (clang 14's __builtin_cpu_supports lacks "f16c"). */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 const vk_table *vk_avx2(void) {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c())
         return &avx2_table;
     return NULL;
 }
