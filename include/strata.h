@@ -342,6 +342,193 @@ STRATA_API int strata_backup_prune(const char *dest, int keep, uint64_t *removed
 /* Message of the last failed strata_backup_list/verify/restore/prune in this thread. */
 STRATA_API const char *strata_backup_errmsg(void);
 
+/* ---- hot tier: an in-memory cache with Redis semantics ----
+ * Keys and values are byte strings (any bytes, lengths beside them). The cache lives
+ * in memory only: it is empty at every open and never written to disk. It follows
+ * Redis's string commands, their edge cases included (the comments below name the
+ * command each function stands for). Memory is counted exactly (entry headers, keys,
+ * values, allocator overhead, hash tables) against maxmemory, and an eviction policy
+ * keeps it there. With a cache_url (strata_cache_config) the same calls go to a Redis
+ * or Valkey server instead, so several processes or machines share one hot tier.
+ * Thread-safe. Besides these keys the hot tier keeps the content of recently read
+ * documents (its own memory budget and hit counters; see strata_cache_stats).
+ *
+ * Common rules:
+ *  - Keys are 0..STRATA_CACHE_KEY_MAX bytes (an empty key is a key, as in Redis),
+ *    values 0..STRATA_CACHE_VALUE_MAX bytes; longer ones fail with STRATA_ETOOBIG.
+ *  - A missing key is STRATA_ENOTFOUND unless a function says otherwise.
+ *  - Writes that need memory fail with STRATA_ENOMEM when the cache is above
+ *    maxmemory and the policy cannot evict (noeviction; volatile-ttl with no key
+ *    holding a TTL); the message is Redis's "OOM command not allowed ...".
+ *  - Callbacks marked "locked" run while part of the cache is locked: they must be
+ *    quick and must not call any strata_cache_* function. Their pointers are valid
+ *    only during the call. A non-zero return stops the call and is returned.
+ *  - Times: TTLs in milliseconds, absolute times in ms since the epoch, on the
+ *    store's clock (strata_options.clock). */
+#define STRATA_CACHE_KEY_MAX   (512u * 1024 * 1024) /* bytes in a key (Redis's proto-max-bulk-len) */
+#define STRATA_CACHE_VALUE_MAX (512u * 1024 * 1024) /* bytes in a value, APPEND included */
+#define STRATA_CACHE_DEFAULT_MAXMEMORY     (256ull << 20) /* the ADR's 256 MB */
+#define STRATA_CACHE_DEFAULT_DOC_MAXMEMORY (64ull << 20)  /* document content */
+#define STRATA_CACHE_DEFAULT_POLICY STRATA_CACHE_ALLKEYS_LFU
+#define STRATA_CACHE_SCAN_DEFAULT_COUNT 10
+#define STRATA_CACHE_URL_MAX 256 /* bytes of a cache_url, NUL included */
+
+/* Eviction policies (Redis's names; strata_cache_policy_name). allkeys-lru and
+ * allkeys-lfu are both W-TinyLFU: a recency window in front of a segmented-LRU main
+ * space, entry to which is decided by a frequency sketch (lfu: 1% window, frequency
+ * dominates; lru: 20% window, recency weighs more). A key just written can therefore
+ * be refused at once when its value is larger than the window. */
+enum strata_cache_policy {
+    STRATA_CACHE_NOEVICTION   = 0, /* above maxmemory, writes that need memory fail */
+    STRATA_CACHE_ALLKEYS_LRU  = 1,
+    STRATA_CACHE_ALLKEYS_LFU  = 2,
+    STRATA_CACHE_VOLATILE_TTL = 3  /* evict keys with a TTL, soonest expiry first */
+};
+/* "noeviction", "allkeys-lru", ...; NULL for an unknown value (static storage). */
+STRATA_API const char *strata_cache_policy_name(int policy);
+/* Parse a policy name (ASCII case-insensitive). STRATA_EINVAL if unknown. */
+STRATA_API int strata_cache_policy_parse(const char *name, int *policy);
+
+/* Conditions of a write (SET NX / XX, MSETNX). */
+enum strata_cache_cond {
+    STRATA_CACHE_ALWAYS = 0,
+    STRATA_CACHE_NX = 1,  /* only if the key does not exist */
+    STRATA_CACHE_XX = 2   /* only if the key exists */
+};
+/* What a write does to the key's time-to-live. */
+enum strata_cache_ttl_mode {
+    STRATA_CACHE_TTL_NONE = 0, /* no TTL (SET's default: a previous TTL is cleared; GETEX PERSIST) */
+    STRATA_CACHE_TTL_REL  = 1, /* expire `ttl` ms from now (EX, PX); ttl > 0 */
+    STRATA_CACHE_TTL_AT   = 2, /* expire at `ttl` ms since the epoch (EXAT, PXAT); ttl > 0 */
+    STRATA_CACHE_TTL_KEEP = 3  /* keep the key's TTL (KEEPTTL; GETEX without options) */
+};
+
+typedef struct strata_cache_set_opts {
+    int cond;                   /* enum strata_cache_cond */
+    int ttl_mode;               /* enum strata_cache_ttl_mode */
+    int64_t ttl;                /* ms (REL) or ms since the epoch (AT) */
+    strata_write_fn old_value;  /* SET ... GET: called (locked) with the previous value,
+                                   if there was one, whether or not the write happens */
+    void *old_value_ctx;
+    uint64_t reserved[6];       /* zero */
+} strata_cache_set_opts;
+
+/* SET. opts NULL: unconditional, no TTL. STRATA_OK: written. Not written, nothing
+ * changed: STRATA_EEXIST (NX and the key exists), STRATA_ENOTFOUND (XX and it does
+ * not). STRATA_EINVAL: a TTL <= 0 or past the end of time ("invalid expire time"). */
+STRATA_API int strata_cache_set(strata *db, const void *key, size_t klen, const void *val, size_t vlen,
+                                const strata_cache_set_opts *opts);
+/* GET into a malloc'd copy: *val (free with strata_free; NUL-terminated, the NUL not
+ * counted in *vlen). STRATA_ENOTFOUND on a miss (*val NULL). */
+STRATA_API int strata_cache_get(strata *db, const void *key, size_t klen, void **val, size_t *vlen);
+/* GET without a copy: fn(ctx, value, len) is called once, locked. STRATA_ENOTFOUND
+ * on a miss (fn not called). */
+STRATA_API int strata_cache_get_fn(strata *db, const void *key, size_t klen, strata_write_fn fn, void *ctx);
+/* GETDEL: the value as strata_cache_get returns it, and the key deleted. */
+STRATA_API int strata_cache_getdel(strata *db, const void *key, size_t klen, void **val, size_t *vlen);
+/* GETEX: the value as strata_cache_get returns it, and the TTL changed by ttl_mode:
+ * KEEP leaves it, NONE removes it (PERSIST), REL / AT set it (ttl > 0). */
+STRATA_API int strata_cache_getex(strata *db, const void *key, size_t klen, int ttl_mode, int64_t ttl,
+                                  void **val, size_t *vlen);
+/* DEL / UNLINK of one key: STRATA_OK if it existed, STRATA_ENOTFOUND if not. */
+STRATA_API int strata_cache_del(strata *db, const void *key, size_t klen);
+/* EXISTS: *exists = 1 or 0. */
+STRATA_API int strata_cache_exists(strata *db, const void *key, size_t klen, int *exists);
+
+/* Conditions of EXPIRE (Redis 7): at most one of NX / XX, at most one of GT / LT
+ * (a key without a TTL counts as an infinite TTL for GT and LT). */
+#define STRATA_CACHE_EXPIRE_NX 1u /* only if the key has no TTL */
+#define STRATA_CACHE_EXPIRE_XX 2u /* only if the key has a TTL */
+#define STRATA_CACHE_EXPIRE_GT 4u /* only if the new expiry is later */
+#define STRATA_CACHE_EXPIRE_LT 8u /* only if the new expiry is sooner */
+/* EXPIRE / PEXPIRE (ttl_mode REL, t in ms) and EXPIREAT / PEXPIREAT (AT, t in ms
+ * since the epoch). A time already past deletes the key (as Redis does); *applied
+ * (may be NULL) = 1 if the TTL was set or the key deleted, 0 if a condition said no.
+ * STRATA_ENOTFOUND if the key does not exist; STRATA_EINVAL for bad flags or a time
+ * that overflows. */
+STRATA_API int strata_cache_expire(strata *db, const void *key, size_t klen, int ttl_mode, int64_t t,
+                                   unsigned flags, int *applied);
+/* PERSIST: *applied (may be NULL) = 1 if a TTL was removed, 0 if the key had none. */
+STRATA_API int strata_cache_persist(strata *db, const void *key, size_t klen, int *applied);
+/* PTTL / PEXPIRETIME: *ttl_ms = remaining ms, *expire_at_ms = when; both -1 when the
+ * key has no TTL (either pointer may be NULL). STRATA_ENOTFOUND if missing. */
+STRATA_API int strata_cache_ttl(strata *db, const void *key, size_t klen, int64_t *ttl_ms, int64_t *expire_at_ms);
+/* INCRBY / DECRBY / INCR / DECR: the value must be the decimal text of a signed
+ * 64-bit integer (Redis's strict form); a missing key counts as 0. The TTL is kept.
+ * *result (may be NULL) receives the new value. STRATA_EINVAL: not an integer, or
+ * the result would overflow (the messages are Redis's). */
+STRATA_API int strata_cache_incrby(strata *db, const void *key, size_t klen, int64_t delta, int64_t *result);
+/* APPEND (creating the key if missing); *new_len (may be NULL) receives the length.
+ * STRATA_ETOOBIG past STRATA_CACHE_VALUE_MAX. */
+STRATA_API int strata_cache_append(strata *db, const void *key, size_t klen, const void *val, size_t vlen,
+                                   size_t *new_len);
+/* STRLEN: *len = the value's length; 0 and STRATA_ENOTFOUND if missing. */
+STRATA_API int strata_cache_strlen(strata *db, const void *key, size_t klen, size_t *len);
+
+/* MGET: fn(ctx, i, value, len) for i = 0..n-1 in order, value NULL for a missing key;
+ * called locked, with every key's shard locked, so the values are one snapshot. */
+typedef int (*strata_cache_mget_fn)(void *ctx, size_t i, const void *val, size_t len);
+STRATA_API int strata_cache_mget(strata *db, size_t n, const void *const *keys, const size_t *klens,
+                                 strata_cache_mget_fn fn, void *ctx);
+/* MSET (cond ALWAYS) / MSETNX (cond NX: nothing is written if any key exists, and
+ * the call returns STRATA_EEXIST). Atomic: no reader sees part of it. TTLs of the
+ * keys are cleared. */
+STRATA_API int strata_cache_mset(strata *db, size_t n, const void *const *keys, const size_t *klens,
+                                 const void *const *vals, const size_t *vlens, int cond);
+
+/* SCAN: start with cursor 0 and call again with *next until it is 0. fn(ctx, key,
+ * len) is called (not locked) for each key of this step; `match` (NULL: all) is a
+ * Redis glob pattern (* ? [a-z] [^a] \x), `count` (0: STRATA_CACHE_SCAN_DEFAULT_COUNT)
+ * a hint of how much work one step does. Redis's guarantee holds: a key present for
+ * the whole scan is returned at least once; keys may be returned twice. */
+typedef int (*strata_cache_key_fn)(void *ctx, const void *key, size_t klen);
+STRATA_API int strata_cache_scan(strata *db, uint64_t cursor, const char *match, size_t count,
+                                 strata_cache_key_fn fn, void *ctx, uint64_t *next);
+/* DBSIZE: keys held, counting expired keys not yet removed (as Redis does). */
+STRATA_API int strata_cache_dbsize(strata *db, uint64_t *n);
+/* FLUSHDB: delete every key (document content stays). */
+STRATA_API int strata_cache_flush(strata *db);
+
+typedef struct strata_cache_stats {
+    uint64_t keys;            /* keys held (DBSIZE) */
+    uint64_t expires;         /* keys with a TTL */
+    uint64_t hits, misses;    /* reads of a key's value (GET family, MGET, STRLEN) */
+    uint64_t evictions;       /* keys evicted for memory (Redis's evicted_keys) */
+    uint64_t expirations;     /* keys removed because their TTL passed (expired_keys) */
+    uint64_t used_memory;     /* bytes counted against maxmemory */
+    uint64_t maxmemory;       /* 0: no limit */
+    double hit_rate;          /* hits / (hits + misses); 0 before any read */
+    int policy;               /* enum strata_cache_policy */
+    int remote;               /* 1: a cache_url is in use (the counts above are the server's
+                                 where it has them, hits/misses this handle's) */
+    uint64_t doc_entries;     /* documents whose content is held */
+    uint64_t doc_hits, doc_misses, doc_evictions;
+    uint64_t doc_used_memory, doc_maxmemory;
+    double doc_hit_rate;
+    uint64_t reserved[8];
+} strata_cache_stats;
+STRATA_API int strata_cache_stats_get(strata *db, strata_cache_stats *out);
+/* Zero the counters (hits, misses, evictions, expirations; documents' too). */
+STRATA_API int strata_cache_stats_reset(strata *db);
+
+/* Configuration, changeable at any time: read it, change fields, write it back.
+ * Lowering maxmemory evicts at once (per the policy). Setting a url connects to that
+ * server (it must answer PING within a second) and sends every key call there from
+ * then on; the local keys are flushed. "" returns to the embedded cache. The doc
+ * partition stays local. */
+typedef struct strata_cache_config {
+    uint64_t maxmemory;       /* bytes; 0: no limit. Default STRATA_CACHE_DEFAULT_MAXMEMORY */
+    int policy;               /* enum strata_cache_policy; default STRATA_CACHE_DEFAULT_POLICY */
+    uint64_t doc_maxmemory;   /* bytes for document content; 0: do not keep documents */
+    char url[STRATA_CACHE_URL_MAX]; /* "" embedded, or redis://[[user]:password@]HOST[:PORT][/DB] */
+    uint64_t reserved[8];     /* zero */
+} strata_cache_config;
+STRATA_API int strata_cache_config_get(strata *db, strata_cache_config *out);
+/* STRATA_EINVAL (bad policy, malformed url, reserved fields), STRATA_EIO (the
+ * server at url cannot be reached; nothing changed). With a url, maxmemory and
+ * policy changes are sent to that server (CONFIG SET). */
+STRATA_API int strata_cache_config_set(strata *db, const strata_cache_config *cfg);
+
 /* ---- statistics ---- */
 typedef struct strata_stats {
     int format_version;

@@ -60,6 +60,7 @@ struct strata {
     strata_options opts;
     op_db *op;
     docs *docs;
+    struct cache *cache;       /* the hot tier (src/cache/cache.h) */
 
     pthread_mutex_t touch_mu;  /* last-access times waiting for the next commit */
     struct touch { void *id; size_t len; int64_t at; } *touches;

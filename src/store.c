@@ -20,6 +20,7 @@
  *      poisoned and refuses writes until reopened, when SQLite recovery decides.
  */
 #include "internal.h"
+#include "cache/cache.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -276,6 +277,7 @@ static void handle_free(strata *db) {
     pthread_mutex_destroy(&db->maint_mu);
     pthread_mutex_destroy(&db->sched_mu);
     pthread_cond_destroy(&db->sched_cv);
+    cache_destroy(db->cache);
     docs_close(db->docs);
     op_close(db->op);
     if (db->lock_fd >= 0) close(db->lock_fd);
@@ -377,6 +379,9 @@ int strata_open(const char *dir, const strata_options *opts, strata **out) {
     free(op_path);
     if (rc) { open_err(rc, "%s: %s", dir, err); goto fail; }
     if ((rc = open_docs(db, err, sizeof err)) != STRATA_OK) { open_err(rc, "%s: %s", dir, err); goto fail; }
+    cache_params cp = { STRATA_CACHE_DEFAULT_MAXMEMORY, STRATA_CACHE_DEFAULT_POLICY,
+                        STRATA_CACHE_DEFAULT_DOC_MAXMEMORY, o.clock, o.clock_ctx, 0 };
+    if ((rc = cache_create(&cp, &db->cache)) != STRATA_OK) { open_err(rc, "%s: cannot create the hot tier", dir); goto fail; }
     if ((rc = strata__backup_sched_start(db)) != STRATA_OK) {
         open_err(rc, "%s: cannot start the backup schedule", dir);
         goto fail;
