@@ -305,6 +305,98 @@ STRATA_API int strata_check(strata *db, strata_problem_fn problem, void *ctx, ui
  * good. Files unchanged since the previous good backup in the same destination are
  * hard links to it (incremental); segments are hard-linked from the store when the
  * destination is on the same filesystem, copied otherwise. See doc/format/backup.md. */
+/* ---- vectors ----
+ * Collections of dense vectors, one per (collection, document id), searched with
+ * Strata's HNSW index. Puts and deletes join `txn` (NULL: their own transaction), so
+ * a document's content, metadata and vectors commit atomically; deleting a document
+ * deletes its vectors in every collection. Collection names are [A-Za-z0-9_-]{1,64}.
+ * The durable copy is an append-only log per collection; the index is derived and
+ * checkpointed (at close and by strata_vec_checkpoint) so that opening is fast.
+ * Scores: cosine and ip give similarity (cosine: 1 - distance), l2 gives -distance:
+ * higher is closer for every metric. */
+enum strata_metric { STRATA_METRIC_COSINE = 0, STRATA_METRIC_IP = 1, STRATA_METRIC_L2 = 2 };
+enum strata_dtype { STRATA_DTYPE_F32 = 0, STRATA_DTYPE_F16 = 1, STRATA_DTYPE_I8 = 2 };
+#define STRATA_COLLECTION_NAME_MAX 64
+#define STRATA_VEC_DIM_MAX 16384
+#define STRATA_VEC_DEFAULT_M 16
+#define STRATA_VEC_DEFAULT_EF_CONSTRUCTION 200
+#define STRATA_VEC_K_MAX 10000
+
+typedef struct strata_collection_opts {
+    uint32_t dim;              /* 1..STRATA_VEC_DIM_MAX, required */
+    int metric;                /* enum strata_metric (default cosine) */
+    int dtype;                 /* enum strata_dtype: how the index holds vectors (f16/i8
+                                  walk the graph compactly and rerank exactly in f32) */
+    uint32_t m;                /* 0: STRATA_VEC_DEFAULT_M */
+    uint32_t ef_construction;  /* 0: STRATA_VEC_DEFAULT_EF_CONSTRUCTION */
+    uint64_t reserved[8];
+} strata_collection_opts;
+
+/* STRATA_EEXIST, STRATA_EINVAL (name or parameters). */
+STRATA_API int strata_vec_create(strata *db, const char *name, const strata_collection_opts *opts);
+/* Drop a collection and its vectors. STRATA_ENOTFOUND. */
+STRATA_API int strata_vec_drop(strata *db, const char *name);
+
+typedef struct strata_collection_info {
+    char name[STRATA_COLLECTION_NAME_MAX + 1];
+    uint32_t dim, m, ef_construction;
+    int metric, dtype;
+    uint64_t count;            /* vectors */
+    uint64_t index_bytes;      /* resident memory of the index */
+    uint64_t log_bytes;        /* committed bytes of the vector log */
+    int64_t created_at_ms;
+    const char *kernels;       /* "scalar", "avx2" or "avx512" (static) */
+    uint64_t reserved[8];
+} strata_collection_info;
+STRATA_API int strata_vec_info(strata *db, const char *name, strata_collection_info *out);
+typedef int (*strata_collection_cb)(void *ctx, const strata_collection_info *info);
+STRATA_API int strata_vec_list(strata *db, strata_collection_cb cb, void *ctx);
+
+/* Put the vector of document `id` in collection `name` (replacing its previous one).
+ * STRATA_EINVAL: a dimension other than the collection's, a NaN or infinite
+ * component, a zero vector in a cosine collection; STRATA_ENOTFOUND: no collection. */
+STRATA_API int strata_vec_put(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len,
+                              const float *vec, uint32_t dim);
+/* STRATA_ENOTFOUND when the document has no vector there (inside a txn: at commit). */
+STRATA_API int strata_vec_delete(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len);
+/* Copy the stored vector (unit length for cosine) into out[0..dim). */
+STRATA_API int strata_vec_get(strata *db, const char *name, const void *id, size_t id_len, float *out, uint32_t dim);
+
+typedef struct strata_vec_search_opts {
+    uint32_t k;                /* results wanted (0: 10), at most STRATA_VEC_K_MAX */
+    uint32_t ef;               /* search breadth (0: a default; higher: better recall, slower) */
+    int exact;                 /* non-zero: brute force over every vector (ground truth) */
+    const strata_doc_filter *filter;   /* only documents matching it (prefix and/or metadata) */
+    const void *const *ids;    /* only these document ids (ids[i] of id_lens[i] bytes) */
+    const size_t *id_lens;
+    size_t nids;
+    uint64_t reserved[8];
+} strata_vec_search_opts;
+
+typedef struct strata_vec_result {
+    void *id;                  /* document id (owned by the result array) */
+    size_t id_len;
+    float score;               /* higher is closer */
+    float distance;
+} strata_vec_result;
+
+/* The k nearest documents to q. *results (free with strata_vec_results_free) holds
+ * *n <= k entries, best first. opts may be NULL. */
+STRATA_API int strata_vec_search(strata *db, const char *name, const float *q, uint32_t dim,
+                                 const strata_vec_search_opts *opts, strata_vec_result **results, size_t *n);
+STRATA_API void strata_vec_results_free(strata_vec_result *results, size_t n);
+/* Write the collection's index checkpoint now (also done at close when it changed). */
+STRATA_API int strata_vec_checkpoint(strata *db, const char *name);
+/* Rebuild the index from its live vectors (drops deleted slots). */
+STRATA_API int strata_vec_rebuild(strata *db, const char *name);
+
+/* A lexical "hash embedder": signed feature hashing of word unigrams and bigrams and
+ * character 3..5-grams, L2-normalised, any dimension. It lets the CLI and demo embed
+ * text without a model: texts that share words land close, nothing more (no
+ * semantics). Real applications pass their own model's vectors.
+ * STRATA_EINVAL for dim 0 or above STRATA_VEC_DIM_MAX, or text without a word. */
+STRATA_API int strata_embed_hash(const char *text, size_t len, float *out, uint32_t dim);
+
 #define STRATA_BACKUP_NAME_MAX 64
 #define STRATA_DEFAULT_BACKUP_KEEP 7
 #define STRATA_DEFAULT_BACKUP_INTERVAL_HOURS 24

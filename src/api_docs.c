@@ -81,7 +81,7 @@ static void loc_to_content(const docs_loc *l, op_content *c) {
 static int put_finish(strata *db, strata_txn *txn, doc_op *d) {
     /* The op belongs to the transaction from here on (and is freed by its commit). */
     uint64_t undict = d->appended && !d->p.content.dict_id ? d->p.content.raw_length : 0;
-    txop op = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
+    txop op = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d, NULL };
     int rc = strata__write(db, txn, op, NULL);
     if (!rc && undict) {
         pthread_mutex_lock(&db->touch_mu);
@@ -133,14 +133,14 @@ int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len, c
     su_sha256(data, len, d->p.content.sha256);
     d->p.content.raw_length = len;
     if (txn && txn->db != db) {
-        txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
+        txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d, NULL };
         strata__txop_free(&tmp);
         return strata__err(db, STRATA_EMISUSE, "transaction belongs to another handle");
     }
     if (!content_in_txn(txn, d->p.content.sha256) && !content_known(db, d->p.content.sha256)) {
         docs_writer *w;
         if ((rc = docs_append_begin(db->docs, &w)) != STRATA_OK) {
-            txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
+            txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d, NULL };
             strata__txop_free(&tmp);
             return append_error(db, rc, "document put");
         }
@@ -156,7 +156,7 @@ int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len, c
         if (rc) docs_append_abort(w);
         else docs_append_end(w, &loc);
         if (rc) {
-            txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
+            txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d, NULL };
             strata__txop_free(&tmp);
             return append_error(db, rc, "document put");
         }
@@ -173,7 +173,7 @@ int strata_doc_put_stream(strata *db, strata_txn *txn, const void *id, size_t id
     doc_op *d = NULL;
     int rc = put_prepare(db, id, id_len, opts, &d);
     if (rc) return rc;
-    txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d };
+    txop tmp = { TXOP_DOC_PUT, NULL, NULL, 0, 0, d, NULL };
     uint8_t *buf[2] = { malloc(SEG_CHUNK), malloc(SEG_CHUNK) };
     size_t fill[2] = { 0, 0 };
     docs_writer *w = NULL;
@@ -384,7 +384,7 @@ int strata_doc_delete(strata *db, strata_txn *txn, const void *id, size_t id_len
     doc_op *d = NULL;
     int rc = put_prepare(db, id, id_len, NULL, &d);
     if (rc) return rc;
-    txop op = { TXOP_DOC_DEL, NULL, NULL, 0, 0, d };
+    txop op = { TXOP_DOC_DEL, NULL, NULL, 0, 0, d, NULL };
     return strata__write(db, txn, op, NULL);
 }
 

@@ -13,7 +13,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 /* Build an op from copies of key and val; on allocation failure report ENOMEM. */
 static int write_op(strata *db, strata_txn *txn, txop_kind kind, const char *key, const char *val,
                     int64_t num, uint64_t *result) {
-    txop op = { kind, dup_or_null(key), dup_or_null(val), num, 0, NULL };
+    txop op = { kind, dup_or_null(key), dup_or_null(val), num, 0, NULL, NULL };
     if ((key && !op.key) || (val && !op.val)) {
         free(op.key);
         free(op.val);

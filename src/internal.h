@@ -14,8 +14,18 @@
 typedef enum {
     TXOP_SETTING_SET, TXOP_SETTING_DEL,
     TXOP_SESSION_CREATE, TXOP_SESSION_PUT, TXOP_SESSION_TOUCH, TXOP_SESSION_DEL,
-    TXOP_SESSION_EXPIRE, TXOP_DOC_PUT, TXOP_DOC_DEL
+    TXOP_SESSION_EXPIRE, TXOP_DOC_PUT, TXOP_DOC_DEL, TXOP_VEC
 } txop_kind;
+
+/* A vector write (api_vec.c applies it in the leader). */
+enum { VECOP_CREATE, VECOP_DROP, VECOP_PUT, VECOP_DEL };
+typedef struct vec_op {
+    int kind;
+    char coll[72];
+    void *id; size_t id_len;
+    float *v; uint32_t dim;
+    op_coll create;           /* VECOP_CREATE: the collection's parameters */
+} vec_op;
 
 /* A document write: the catalogue row to apply. For a put, either `appended` (this
  * txn wrote the run at p.content) or a reference by hash to existing content. */
@@ -33,6 +43,7 @@ typedef struct txop {
     int64_t num;      /* ttl_s, or idle ttl for expire */
     uint64_t result;  /* out: rows expired */
     doc_op *doc;      /* TXOP_DOC_*: owned */
+    vec_op *vec;      /* TXOP_VEC: owned */
 } txop;
 
 /* Life of a transaction:
@@ -60,6 +71,7 @@ struct strata {
     strata_options opts;
     op_db *op;
     docs *docs;
+    struct vecs *vecs;         /* vector collections (api_vec.c) */
     struct cache *cache;       /* the hot tier (src/cache/cache.h) */
 
     pthread_mutex_t touch_mu;  /* last-access times waiting for the next commit */
@@ -103,6 +115,18 @@ int strata__check_json(strata *db, const char *what, const char *json, int objec
 char *strata__backup_default_dest(strata *db);
 int strata__backup_sched_start(strata *db);
 void strata__backup_sched_stop(strata *db);
+
+/* Vectors (api_vec.c): open/close, and the leader's side of the commit protocol. */
+int strata__vec_open(strata *db, char *err, size_t errlen);
+int strata__vec_close(strata *db);
+int strata__vec_apply(strata *db, strata_txn *t, vec_op *o, int64_t now);
+int strata__vec_doc_deleted(strata *db, strata_txn *t, const void *id, size_t len);
+void strata__vec_member_begin(strata *db);
+void strata__vec_member_abort(strata *db);
+int strata__vec_precommit(strata *db);
+void strata__vec_batch_end(strata *db, int committed);
+int strata__vec_check(strata *db, void (*problem)(void *, const char *), void *ctx);
+const char *strata__vec_dir(strata *db);
 
 /* Remember that a document was read (flushed by the next commit, or at close). */
 void strata__touch(strata *db, const void *id, size_t len);

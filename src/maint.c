@@ -453,6 +453,7 @@ int strata_check(strata *db, strata_problem_fn fn, void *ctx, uint64_t *problems
         if (!known) problem(&c, "segment file %llu is not in the catalogue", (unsigned long long)files[i]);
     }
     if (!rc) rc = op_r_contents(db->op, 0, check_content, &c);
+    if (!rc) rc = strata__vec_check(db, op_problem, &c);
     pthread_mutex_unlock(&db->read_mu);
     pthread_mutex_unlock(&db->write_mu);
     free(segs.v);

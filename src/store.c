@@ -278,6 +278,7 @@ static void handle_free(strata *db) {
     pthread_mutex_destroy(&db->sched_mu);
     pthread_cond_destroy(&db->sched_cv);
     cache_destroy(db->cache);
+    (void)strata__vec_close(db); /* writes changed checkpoints: only speed depends on them */
     docs_close(db->docs);
     op_close(db->op);
     if (db->lock_fd >= 0) close(db->lock_fd);
@@ -379,6 +380,7 @@ int strata_open(const char *dir, const strata_options *opts, strata **out) {
     free(op_path);
     if (rc) { open_err(rc, "%s: %s", dir, err); goto fail; }
     if ((rc = open_docs(db, err, sizeof err)) != STRATA_OK) { open_err(rc, "%s: %s", dir, err); goto fail; }
+    if ((rc = strata__vec_open(db, err, sizeof err)) != STRATA_OK) { open_err(rc, "%s: %s", dir, err); goto fail; }
     cache_params cp = { STRATA_CACHE_DEFAULT_MAXMEMORY, STRATA_CACHE_DEFAULT_POLICY,
                         STRATA_CACHE_DEFAULT_DOC_MAXMEMORY, o.clock, o.clock_ctx, 0 };
     if ((rc = cache_create(&cp, &db->cache)) != STRATA_OK) { open_err(rc, "%s: cannot create the hot tier", dir); goto fail; }
@@ -435,6 +437,11 @@ void strata__txop_free(txop *op) {
         free(op->doc->filename);
         free(op->doc);
     }
+    if (op->vec) {
+        free(op->vec->id);
+        free(op->vec->v);
+        free(op->vec);
+    }
 }
 
 static void txn_free(strata_txn *t) {
@@ -462,13 +469,14 @@ static int txn_add(strata_txn *t, txop op) {
 static const char *txop_name(txop_kind k) {
     static const char *const names[] = { "setting set", "setting delete", "session create",
                                          "session put", "session touch", "session delete",
-                                         "session expire", "document put", "document delete" };
+                                         "session expire", "document put", "document delete", "vector write" };
     return names[k];
 }
 
 /* Apply one op on the writer connection; on failure fill t->msg. */
 static int apply_op(strata *db, strata_txn *t, txop *op, int64_t now) {
     int rc;
+    if (op->vec) return strata__vec_apply(db, t, op->vec, now);
     if (op->doc) {
         doc_op *d = op->doc;
         rc = op->kind == TXOP_DOC_PUT ? op_w_doc_put(db->op, &d->p, now, t->lsn)
@@ -480,6 +488,8 @@ static int apply_op(strata *db, strata_txn *t, txop *op, int64_t now) {
             snprintf(t->msg, sizeof t->msg, "document delete: document (%zu-byte id) not found", d->p.id_len);
         else if (rc)
             snprintf(t->msg, sizeof t->msg, "%s: %s", txop_name(op->kind), op_errmsg(db->op, 1));
+        /* A deleted document takes its vectors with it, in the same commit. */
+        if (!rc && op->kind == TXOP_DOC_DEL) rc = strata__vec_doc_deleted(db, t, d->p.id, d->p.id_len);
         return rc;
     }
     switch (op->kind) {
@@ -574,17 +584,32 @@ static void apply_batch(strata *db, strata_txn *batch) {
             snprintf(t->msg, sizeof t->msg, "savepoint: %s", op_errmsg(db->op, 1));
             continue;
         }
+        strata__vec_member_begin(db);
         if ((t->rc = op_w_log_commit(db->op, now, t->nops, &t->lsn)) != STRATA_OK)
             snprintf(t->msg, sizeof t->msg, "commit log: %s", op_errmsg(db->op, 1));
         for (uint32_t i = 0; i < t->nops && !t->rc; i++) t->rc = apply_op(db, t, &t->ops[i], now);
         if (!solo && !t->rc && (t->rc = op_w_release(db->op)) != STRATA_OK)
             snprintf(t->msg, sizeof t->msg, "release: %s", op_errmsg(db->op, 1));
         if (!t->rc) any = 1;
-        else if (!solo) op_w_rollback_savepoint(db->op);
+        else {
+            strata__vec_member_abort(db);
+            if (!solo) op_w_rollback_savepoint(db->op);
+        }
+    }
+    /* Vector logs, like segments, must be on disk before the commit. */
+    if (any && (rc = strata__vec_precommit(db)) != STRATA_OK) {
+        pthread_mutex_lock(&db->commit_mu);
+        db->poisoned = 1;
+        snprintf(db->poison_msg, sizeof db->poison_msg, "fsync of a vector log failed");
+        pthread_mutex_unlock(&db->commit_mu);
+        for (strata_txn *t = batch; t; t = t->next)
+            if (!t->rc) { t->rc = rc; snprintf(t->msg, sizeof t->msg, "fsync of a vector log failed: %s", strata_errstr(rc)); }
+        any = 0;
     }
     if (any) {
         flush_touches(db);
         rc = op_w_commit(db->op);
+        strata__vec_batch_end(db, rc == STRATA_OK);
         if (rc) {
             /* D2: the outcome is unknown (an fsync may have failed half-way). */
             char msg[256];
@@ -601,6 +626,7 @@ static void apply_batch(strata *db, strata_txn *batch) {
         }
     } else {
         op_w_rollback(db->op);
+        strata__vec_batch_end(db, 0);
     }
     /* Reads after this commit must see it: end the reader's held snapshot (before
      * the write lock goes, so a compaction that takes it next reads fresh rows).

@@ -3,7 +3,7 @@
  *
  * Every statement with a value in it is prepared once (SQLITE_PREPARE_PERSISTENT),
  * cached per connection, and bound; no SQL is built from strings. */
-#include "operational/op.h"
+#include "operational/op_int.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -69,6 +69,29 @@ static const char *const migrations[OP_SCHEMA_VERSION] = {
     "  last_access INTEGER,"
     "  lsn INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX documents_by_content ON documents(content);",
+
+    /* 2 -> 3: vector collections. A collection's vectors live in its log
+     * (vectors/NAME/vectors.log); log_length is the committed part of it. Each
+     * (collection, document id) has one vector, known to the index by a label that
+     * is never reused. */
+    "CREATE TABLE collections("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  dim INTEGER NOT NULL,"
+    "  metric INTEGER NOT NULL,"
+    "  dtype INTEGER NOT NULL,"
+    "  m INTEGER NOT NULL,"
+    "  ef_construction INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  log_length INTEGER NOT NULL,"
+    "  next_label INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;"
+    "CREATE TABLE vectors("
+    "  collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,"
+    "  doc_id BLOB NOT NULL,"
+    "  label INTEGER NOT NULL,"
+    "  lsn INTEGER NOT NULL,"
+    "  PRIMARY KEY(collection, doc_id)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX vectors_by_label ON vectors(collection, label);"
+    "CREATE INDEX vectors_by_doc ON vectors(doc_id);",
 };
 
 /* ---- cached statements ---- */
@@ -171,9 +194,13 @@ typedef struct conn {
     int n;
 } conn;
 
+typedef struct keyed { const char *sql; sqlite3_stmt *s; } keyed;
+
 struct op_db {
     conn w, r;
     int r_held;      /* the reader connection is inside its held read transaction */
+    keyed *keyed[2]; /* statements of other files (op_vec.c ...), by SQL text address */
+    size_t nkeyed[2];
     sqlite3_stmt *wstmts[W_COUNT];
     sqlite3_stmt *rstmts[R_COUNT];
 };
@@ -317,6 +344,10 @@ static void conn_close(conn *c) {
 
 void op_close(op_db *db) {
     if (!db) return;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < db->nkeyed[k]; i++) sqlite3_finalize(db->keyed[k][i].s);
+        free(db->keyed[k]);
+    }
     conn_close(&db->r); /* the writer closes last so the WAL is checkpointed */
     conn_close(&db->w);
     free(db);
@@ -430,6 +461,32 @@ void op_r_release(op_db *db) {
     db->r_held = 0;
 }
 
+/* ---- statements of the other catalogue files (op_int.h) ---- */
+sqlite3_stmt *op_keyed(op_db *db, int writer, const char *sql) {
+    if (!writer && !db->r_held && r_hold(db) != STRATA_OK) return NULL;
+    keyed *k = db->keyed[writer ? 1 : 0];
+    size_t n = db->nkeyed[writer ? 1 : 0];
+    for (size_t i = 0; i < n; i++) if (k[i].sql == sql) return k[i].s;
+    conn *c = writer ? &db->w : &db->r;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) return NULL;
+    keyed *nk = realloc(k, (n + 1) * sizeof *nk);
+    if (!nk) { sqlite3_finalize(s); return NULL; }
+    nk[n] = (keyed){ sql, s };
+    db->keyed[writer ? 1 : 0] = nk;
+    db->nkeyed[writer ? 1 : 0] = n + 1;
+    return s;
+}
+
+int op_keyed_status(op_db *db, int writer) {
+    int rc = op_status(sqlite3_extended_errcode(writer ? db->w.db : db->r.db));
+    return rc ? rc : STRATA_ENOMEM;
+}
+
+int op_run(sqlite3_stmt *s) { return run(s); }
+int op_changes(op_db *db) { return sqlite3_changes(db->w.db); }
+int64_t op_last_rowid(op_db *db) { return sqlite3_last_insert_rowid(db->w.db); }
+
 #define RSTMT(name) if (!db->r_held) { int hrc_ = r_hold(db); if (hrc_) return hrc_; } \
     sqlite3_stmt *s = stmt(&db->r, name); \
     if (!s) return op_status(sqlite3_errcode(db->r.db))
@@ -439,6 +496,8 @@ static int rdone(sqlite3_stmt *s, int rc) {
     sqlite3_clear_bindings(s);
     return rc;
 }
+
+int op_done(sqlite3_stmt *s, int rc) { return rdone(s, rc); }
 
 static char *dup_col(sqlite3_stmt *s, int i) {
     const unsigned char *t = sqlite3_column_text(s, i);
@@ -991,4 +1050,28 @@ int op_verify_file(const char *path, op_problem_cb cb, void *ctx, uint64_t *n, c
     sqlite3_finalize(q);
     sqlite3_close(d);
     return STRATA_OK;
+}
+
+int op_snapshot_colls(op_snapshot *s, op_coll_cb cb, void *ctx) {
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT name, dim, metric, dtype, m, ef_construction, created_at, "
+                                       "log_length, next_label FROM collections ORDER BY name", -1, &q, NULL);
+    if (rc != SQLITE_OK) return op_status(rc);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        op_coll c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.name, sizeof c.name, "%s", (const char *)sqlite3_column_text(q, 0));
+        c.dim = (uint32_t)sqlite3_column_int64(q, 1);
+        c.metric = sqlite3_column_int(q, 2);
+        c.dtype = sqlite3_column_int(q, 3);
+        c.m = (uint32_t)sqlite3_column_int64(q, 4);
+        c.ef_construction = (uint32_t)sqlite3_column_int64(q, 5);
+        c.created_at = sqlite3_column_int64(q, 6);
+        c.log_length = (uint64_t)sqlite3_column_int64(q, 7);
+        c.next_label = (uint64_t)sqlite3_column_int64(q, 8);
+        int stop = cb(ctx, &c);
+        if (stop) { sqlite3_finalize(q); return stop; }
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? STRATA_OK : op_status(rc);
 }

@@ -16,7 +16,7 @@ typedef struct sqlite3 sqlite3;
 typedef struct op_db op_db;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define OP_SCHEMA_VERSION 2
+#define OP_SCHEMA_VERSION 3
 
 typedef struct op_config {
     int sync_full;        /* synchronous=FULL (1) or NORMAL (0) */
@@ -89,6 +89,43 @@ int op_w_checkpoint_truncate(op_db *db);
 typedef int (*op_seg_cb)(void *ctx, uint64_t id, uint64_t committed_length, int sealed);
 typedef void (*op_problem_cb)(void *ctx, const char *msg);
 
+/* ---- vector catalogue (op_vec.c) ---- */
+typedef struct op_coll {
+    char name[72];
+    uint32_t dim, m, ef_construction;
+    int metric, dtype;
+    int64_t created_at;
+    uint64_t log_length, next_label;
+} op_coll;
+typedef int (*op_coll_cb)(void *ctx, const op_coll *c);
+typedef int (*op_label_cb)(void *ctx, uint64_t label);
+/* writer */
+int op_w_coll_insert(op_db *db, const op_coll *c);                 /* EEXIST */
+int op_w_coll_delete(op_db *db, const char *name);                 /* ENOTFOUND; its vectors go too */
+int op_w_coll_set(op_db *db, const char *name, uint64_t log_length, uint64_t next_label);
+int op_w_vec_label(op_db *db, const char *coll, const void *id, size_t len, uint64_t *label); /* ENOTFOUND */
+int op_w_vec_upsert(op_db *db, const char *coll, const void *id, size_t len, uint64_t label, uint64_t lsn);
+int op_w_vec_delete(op_db *db, const char *coll, const void *id, size_t len);                /* ENOTFOUND */
+/* The (collection, label) pairs of a document id, across collections. */
+typedef int (*op_doc_vec_cb)(void *ctx, const char *coll, uint64_t label);
+int op_w_vecs_of_doc(op_db *db, const void *id, size_t len, op_doc_vec_cb cb, void *ctx);
+/* reader */
+int op_r_colls(op_db *db, op_coll_cb cb, void *ctx);
+int op_r_coll(op_db *db, const char *name, op_coll *out);          /* ENOTFOUND */
+int op_r_vec_label(op_db *db, const char *coll, const void *id, size_t len, uint64_t *label);
+/* The id of a label: *id points into SQLite's row (valid until the next reader call);
+ * copied by the callback. */
+typedef int (*op_vec_id_cb)(void *ctx, const void *id, size_t len);
+int op_r_vec_id(op_db *db, const char *coll, uint64_t label, op_vec_id_cb cb, void *ctx);   /* ENOTFOUND */
+/* Labels of the collection's vectors whose document id is in [lo, hi) (hi NULL:
+ * unbounded) and, with path, whose document metadata at path equals value. */
+int op_r_vec_labels(op_db *db, const char *coll, const void *lo, size_t lo_len, const void *hi, size_t hi_len,
+                    const char *path, const char *value, op_label_cb cb, void *ctx, char *err, size_t errlen);
+/* Every (label, lsn) of a collection, for check. */
+typedef int (*op_vec_row_cb)(void *ctx, uint64_t label, uint64_t lsn);
+int op_r_vec_rows(op_db *db, const char *coll, op_vec_row_cb cb, void *ctx);
+uint64_t op_r_vec_count(op_db *db, const char *coll);
+
 /* ---- snapshots (backups) ----
  * A snapshot is a separate read-only connection holding one read transaction: the
  * catalogue it shows (LSN, segments and their committed lengths) and the database it
@@ -97,6 +134,7 @@ typedef struct op_snapshot op_snapshot;
 int op_snapshot_open(const char *path, int busy_timeout_ms, op_snapshot **out, char *err, size_t errlen);
 uint64_t op_snapshot_lsn(op_snapshot *s);
 int op_snapshot_segments(op_snapshot *s, op_seg_cb cb, void *ctx);
+int op_snapshot_colls(op_snapshot *s, op_coll_cb cb, void *ctx);
 /* Copy the snapshot's database into a new file at dest (SQLite's online backup). */
 int op_snapshot_copy(op_snapshot *s, const char *dest, char *err, size_t errlen);
 void op_snapshot_close(op_snapshot *s);
