@@ -75,6 +75,7 @@ extern const struct cli_group cli_group_session;
 extern const struct cli_group cli_group_doc;    /* doc put|get|meta|del|list|train-dict */
 extern const struct cli_group cli_group_import; /* import (top level) */
 extern const struct cli_group cli_group_maint;  /* check, compact (top level) */
+extern const struct cli_group cli_group_backup; /* backup create|list|verify|restore|prune */
 
 /* ---- flags and arguments (util.c) ---- */
 /* Value of flag `name` ("" for a boolean given), or NULL if absent. */

@@ -37,6 +37,7 @@ static const struct cli_group *const groups[] = {
     &cli_group_doc,
     &cli_group_import,
     &cli_group_maint,
+    &cli_group_backup,
     &help_group,
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])
