@@ -4,7 +4,7 @@
  *
  *   bench_vector DATADIR [--n N] [--engines strata,strata-f16,strata-i8,hnswlib,faiss]
  *                [--efs 10,16,...] [--threads 2] [--repeat 1] [--passes 3] [--ckpt DIR]
- *                [--queries Q]
+ *                [--queries Q] [--filters 0|1]
  *
  * DATADIR is one data set made by ../shared/bench/vectors/vecprep (base.fvecs,
  * query.fvecs, gt_N.ivecs); --n picks the first N base rows (gt_N.ivecs must exist;
@@ -19,6 +19,9 @@
  * QPS gives QPS and the p50/p99 latency per query; recall@10 against the exact
  * ground truth. Then, per
  * engine, QPS interpolated at recall 0.95 and 0.99 and its ratio to hnswlib's.
+ * Filtered search (Strata f32, --filters 1, default): recall@10 against the exact
+ * filtered answer and QPS at 1%, 10% and 50% selectivity, the default strategy
+ * beside a forced graph walk.
  * With --ckpt DIR the Strata f32 index is also written as a checkpoint and opened
  * (mmap + full verification) 5 times: the median open time is printed.
  */
@@ -42,6 +45,8 @@
 
 typedef struct point { int ef; double recall, qps, p50_us, p99_us; } point;
 
+typedef struct fpoint { double sel, est_recall_auto, qps_auto, recall_graph, qps_graph; } fpoint;
+
 typedef struct result {
     char name[24];
     int ok, nrep, npt;
@@ -52,6 +57,8 @@ typedef struct result {
     double ckpt_mb;
     char kernels[16];
     point pt[MAXPT];
+    int nf, filter_ef;
+    fpoint fp[3];
 } result;
 
 static double now_s(void) {
@@ -117,6 +124,7 @@ typedef struct data {
     int nefs;
     const char *ckpt_dir;
     int passes;
+    int filters;
 } data;
 
 typedef struct engine {
@@ -223,6 +231,57 @@ static void sweep(idx *ix, const data *d, result *r) {
     free(lat);
 }
 
+/* ---------- filtered search (Strata f32) ---------- */
+
+static int allow_frac(void *ctx, uint64_t label) {
+    uint64_t per_mille = *(const uint64_t *)ctx;
+    return (label * 0x9E3779B97F4A7C15ull >> 40) % 1000 < per_mille;
+}
+
+/* Recall@10 and QPS at 1%, 10%, 50% selectivity on the first 200 queries, for the
+ * default strategy (AUTO: exact scan below 5% estimated selectivity) and for a forced
+ * graph walk, at the ef where the unfiltered sweep first reached 0.95. */
+static void filtered(vec_hnsw *h, const data *d, result *r) {
+    const point *p95 = NULL;
+    for (int i = 0; i < r->npt; i++)
+        if (r->pt[i].recall >= 0.95) { p95 = &r->pt[i]; break; }
+    int ef = p95 ? p95->ef : 64;
+    r->filter_ef = ef;
+    size_t nq = d->nq < 200 ? d->nq : 200;
+    static const uint64_t sel[3] = {10, 100, 500};
+    vec_hit gt[K], hits[K];
+    for (int s = 0; s < 3; s++) {
+        uint64_t pm = sel[s];
+        double t_auto = 0, t_graph = 0;
+        size_t h_auto = 0, h_graph = 0, want = 0;
+        for (size_t i = 0; i < nq; i++) {
+            const float *q = d->q + i * d->dim;
+            size_t ng = 0, na = 0, nh = 0;
+            vec_search_opts o = {.k = K, .ef = (uint32_t)ef, .mode = VEC_SEARCH_EXACT, .allow = allow_frac, .allow_ctx = &pm};
+            vec_hnsw_search(h, q, (uint32_t)d->dim, &o, gt, &ng);
+            want += ng;
+            o.mode = VEC_SEARCH_AUTO;
+            double t0 = now_s();
+            vec_hnsw_search(h, q, (uint32_t)d->dim, &o, hits, &na);
+            t_auto += now_s() - t0;
+            for (size_t a = 0; a < na; a++)
+                for (size_t g = 0; g < ng; g++) if (hits[a].label == gt[g].label) { h_auto++; break; }
+            o.mode = VEC_SEARCH_GRAPH;
+            t0 = now_s();
+            vec_hnsw_search(h, q, (uint32_t)d->dim, &o, hits, &nh);
+            t_graph += now_s() - t0;
+            for (size_t a = 0; a < nh; a++)
+                for (size_t g = 0; g < ng; g++) if (hits[a].label == gt[g].label) { h_graph++; break; }
+        }
+        fpoint *f = &r->fp[r->nf++];
+        f->sel = (double)pm / 1000;
+        f->est_recall_auto = want ? (double)h_auto / (double)want : 1;
+        f->qps_auto = (double)nq / t_auto;
+        f->recall_graph = want ? (double)h_graph / (double)want : 1;
+        f->qps_graph = (double)nq / t_graph;
+    }
+}
+
 /* One repetition of one engine, in a child process. */
 static void run_child(const engine *e, const data *d, result *r, int rep, int last) {
     double rss0 = rss_mb(), c0 = cpu_s(), w0 = now_s();
@@ -243,6 +302,7 @@ static void run_child(const engine *e, const data *d, result *r, int rep, int la
     }
     if (last) {
         sweep(&ix, d, r);
+        if (e->kind == 0 && e->dtype == VEC_DTYPE_F32 && d->filters) filtered(ix.p, d, r);
         if (e->kind == 0 && d->ckpt_dir && e->dtype == VEC_DTYPE_F32) {
             char path[4096];
             snprintf(path, sizeof path, "%s/bench_vector.hnsw", d->ckpt_dir);
@@ -300,7 +360,7 @@ int main(int argc, char **argv) {
     const char *dir = argv[1], *engines = "strata,strata-f16,strata-i8,hnswlib,faiss", *efs_s =
         "10,16,24,32,48,64,96,128,192,256,384,512";
     size_t n = 0, nq_max = 0;
-    int threads = 2, repeat = 1, passes = 3;
+    int threads = 2, repeat = 1, passes = 3, filters = 1;
     const char *ckpt = NULL;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--n")) n = (size_t)atoll(argv[i + 1]);
@@ -311,6 +371,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--ckpt")) ckpt = argv[i + 1];
         else if (!strcmp(argv[i], "--queries")) nq_max = (size_t)atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--passes")) passes = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--filters")) filters = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -350,7 +411,7 @@ int main(int argc, char **argv) {
         if (!c) break;
         s = c + 1;
     }
-    data d = {x, q, gt, nb, nq, dim, gtk, threads, efs, nefs, ckpt, passes};
+    data d = {x, q, gt, nb, nq, dim, gtk, threads, efs, nefs, ckpt, passes, filters};
     static const engine all[] = {
         {"strata", 0, VEC_DTYPE_F32}, {"strata-f16", 0, VEC_DTYPE_F16}, {"strata-i8", 0, VEC_DTYPE_I8},
         {"hnswlib", 1, 0}, {"faiss", 2, 0},
@@ -432,6 +493,10 @@ int main(int argc, char **argv) {
         if (hn) printf(" = %.3f x hnswlib's RSS", r->index_mb / hn->rss_mb);
         if (r->raw_mb > 0) printf("; + f32 rerank copies %.1f MB (file-backed once opened from a checkpoint)", r->raw_mb);
         printf("\n");
+        for (int f = 0; f < r->nf; f++)
+            printf("%-11s filtered %4.0f%% (ef %d, 200 queries): default strategy recall %.4f at %.0f QPS; "
+                   "graph walk only recall %.4f at %.0f QPS\n", r->name, r->fp[f].sel * 100, r->filter_ef,
+                   r->fp[f].est_recall_auto, r->fp[f].qps_auto, r->fp[f].recall_graph, r->fp[f].qps_graph);
         if (r->open_s > 0)
             printf("%-11s checkpoint %.0f MB: open (mmap + verify all checksums and links) median of 5: %.3f s\n",
                    r->name, r->ckpt_mb, r->open_s);

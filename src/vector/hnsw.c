@@ -442,7 +442,7 @@ static int insert_node(vec_hnsw *h, vh_scratch *s, uint32_t id, const float *v, 
         size_t nw;
         rc = vh_search_layer(h, s, &q, eps, neps, h->p.ef_construction, lc, 0, NULL, NULL, &w, &nw);
         if (rc) break;
-        qsort(w, nw, sizeof *w, vh_pair_cmp);
+        vh_heap_sort(w, nw);
         /* The slot itself can be met when a reused slot is still linked from others. */
         size_t k = 0;
         for (size_t i = 0; i < nw; i++)

@@ -184,6 +184,8 @@ int vh_search_layer(vec_hnsw *h, vh_scratch *s, const vh_query *q, const vh_pair
 void vh_greedy(vec_hnsw *h, const vh_query *q, uint32_t level, uint32_t *cur, float *curd,
                uint32_t exclude);
 int vh_pair_cmp(const void *a, const void *b);
+/* Sort the max-heap a[0..n) (as SEARCH-LAYER returns it) ascending, in place. */
+void vh_heap_sort(vh_pair *a, size_t n);
 
 /* ---- hnsw.c internals used by checkpoint.c ---- */
 /* An empty index shell with p's layout (no blocks). */

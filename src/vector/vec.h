@@ -79,7 +79,7 @@ typedef struct vec_search_opts {
     int mode;             /* enum vec_search_mode */
     vec_allow_fn allow;   /* NULL: every label */
     void *allow_ctx;
-    uint32_t rerank;      /* f16/i8: candidates re-scored in f32; 0: all ef of them */
+    uint32_t rerank;      /* f16/i8: candidates re-scored in f32; 0: 2k (f16), 4k (i8), at most ef */
 } vec_search_opts;
 
 typedef struct vec_hit {
