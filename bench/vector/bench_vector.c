@@ -4,7 +4,7 @@
  *
  *   bench_vector DATADIR [--n N] [--engines strata,strata-f16,strata-i8,hnswlib,faiss]
  *                [--efs 10,16,...] [--threads 2] [--repeat 1] [--passes 3] [--ckpt DIR]
- *                [--queries Q] [--filters 0|1]
+ *                [--queries Q] [--filters 0|1] [--rerank R]
  *
  * DATADIR is one data set made by ../shared/bench/vectors/vecprep (base.fvecs,
  * query.fvecs, gt_N.ivecs); --n picks the first N base rows (gt_N.ivecs must exist;
@@ -154,9 +154,11 @@ static vec_hnsw *strata_build(const data *d, int dtype) {
 
 typedef struct idx { const engine *e; void *p; } idx;
 
+static uint32_t g_rerank; /* --rerank: f16/i8 rerank depth (0: the index's default) */
+
 static int do_search(idx *ix, const float *q, int ef, uint64_t *labels) {
     if (ix->e->kind == 0) {
-        vec_search_opts o = {.k = K, .ef = (uint32_t)ef, .mode = VEC_SEARCH_GRAPH};
+        vec_search_opts o = {.k = K, .ef = (uint32_t)ef, .mode = VEC_SEARCH_GRAPH, .rerank = g_rerank};
         vec_hit hits[K];
         size_t nh = 0;
         if (vec_hnsw_search(ix->p, q, (uint32_t)vec_hnsw_params(ix->p)->dim, &o, hits, &nh)) return -1;
@@ -372,6 +374,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--queries")) nq_max = (size_t)atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--passes")) passes = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--filters")) filters = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rerank")) g_rerank = (uint32_t)atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;

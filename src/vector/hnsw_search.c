@@ -273,6 +273,13 @@ int vh_search_layer(vec_hnsw *h, vh_scratch *s, const vh_query *q, const vh_pair
                 }
             }
         }
+        /* The next node to expand: fetch its link list while the heaps settle. */
+        if (ncand) {
+            const char *lp = (const char *)(void *)vh_list(h, cand[0].id, level);
+            PREFETCH(lp);
+            PREFETCH(lp + 64);
+            PREFETCH(lp + 128);
+        }
     }
     *out = res;
     *nout = nres;
