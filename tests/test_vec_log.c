@@ -132,7 +132,13 @@ int main(void) {
     memset(&s, 0, sizeof s);
     CHECK_OK(vec_log_replay(l, 0, collect, &s, &sc));
     CHECK(s.n == 8 && sc.torn && sc.end == hs + 8ull * rs);
+    CHECK_RC(vec_log_append(l, VEC_LOG_PUT, 1, 1, (float[DIM]){0}, NULL), STRATA_EMISUSE);
     CHECK_OK(vec_log_truncate(l, sc.end)); /* what recovery does */
+    CHECK_OK(vec_log_append(l, VEC_LOG_PUT, 3000, 100, (float[DIM]){9, 8, 7, 6, 5}, NULL));
+    memset(&s, 0, sizeof s);
+    CHECK_OK(vec_log_replay(l, 0, collect, &s, &sc));
+    CHECK(s.n == 9 && !sc.torn && s.labels[8] == 3000);
+    CHECK_OK(vec_log_truncate(l, sc.end - rs));
     vec_log_close(l);
     /* a flipped byte anywhere in record 4 stops the replay at record 4 */
     int flip_ok = 1;

@@ -677,6 +677,7 @@ static int add_one(vec_hnsw *h, vh_scratch *s, uint64_t label, const float *v) {
     if (fresh) {
         uint32_t id;
         rc = slot_new(h, &id);
+        int have_slot = rc == STRATA_OK;
         if (rc == STRATA_OK) rc = upper_alloc(h, id, draw_level(h, label));
         if (rc == STRATA_OK) {
             pthread_mutex_lock(&h->map_lock);
@@ -684,13 +685,13 @@ static int add_one(vec_hnsw *h, vh_scratch *s, uint64_t label, const float *v) {
             if (map_get(h, label) != VH_NONE) rc = STRATA_EEXIST;
             else rc = vh_map_put(h, label, id);
             pthread_mutex_unlock(&h->map_lock);
-            if (rc) {
-                /* The slot is written as a tombstone so it can be reused. */
-                vh_blk(h, id)->labels[id & h->mask] = 0;
-                pthread_mutex_lock(&h->free_lock);
-                if (vh_free_push(h, id)) { /* leaked slot: harmless, unreachable */ }
-                pthread_mutex_unlock(&h->free_lock);
-            }
+        }
+        if (rc && have_slot) {
+            /* The unused slot (not live, unlinked) goes to the free list for reuse. */
+            vh_blk(h, id)->labels[id & h->mask] = 0;
+            pthread_mutex_lock(&h->free_lock);
+            if (vh_free_push(h, id)) { /* out of memory twice: the slot stays unused, unreachable */ }
+            pthread_mutex_unlock(&h->free_lock);
         }
         if (rc == STRATA_OK) {
             slot_write(h, id, label, v);

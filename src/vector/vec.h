@@ -195,8 +195,9 @@ int vec_log_open(const char *path, uint32_t dim, int dtype, int metric, int crea
 void vec_log_close(vec_log *l);
 /* Append one record (no fsync). v: dim floats for a put (finite), ignored (zeros are
  * written) for a delete. *off_out (may be NULL) is the record's offset.
- * STRATA_EINVAL (NaN/Inf, bad op), STRATA_EIO/ENOSPC (the log is poisoned: a partial
- * record may exist past the length the caller committed), STRATA_EPOISONED after that. */
+ * STRATA_EINVAL (NaN/Inf, bad op), STRATA_EMISUSE (the log ends in a partial record:
+ * truncate first), STRATA_EIO/ENOSPC (the log is poisoned: a partial record may exist
+ * past the length the caller committed), STRATA_EPOISONED after that. */
 int vec_log_append(vec_log *l, int op, uint64_t label, uint64_t lsn, const float *v, uint64_t *off_out);
 /* fsync the log. A failure poisons the handle (reopen to go on). */
 int vec_log_sync(vec_log *l);

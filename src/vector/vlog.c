@@ -187,6 +187,9 @@ static void record_encode(uint8_t *r, uint32_t dim, int op, uint64_t label, uint
 int vec_log_append(vec_log *l, int op, uint64_t label, uint64_t lsn, const float *v, uint64_t *off_out) {
     if (!l || (op != VEC_LOG_PUT && op != VEC_LOG_DELETE)) return STRATA_EINVAL;
     if (l->poisoned) return STRATA_EPOISONED;
+    /* A partial record at the end (torn tail not yet truncated): appending after it
+     * would hide the new record behind garbage from every replay. */
+    if ((l->len - VLOG_HDR) % l->rec_size != 0) return STRATA_EMISUSE;
     if (op == VEC_LOG_PUT) {
         if (!v) return STRATA_EINVAL;
         for (uint32_t i = 0; i < l->dim; i++)
