@@ -397,7 +397,7 @@ STRATA_API int strata_vec_rebuild(strata *db, const char *name);
  * STRATA_EINVAL for dim 0 or above STRATA_VEC_DIM_MAX, or text without a word. */
 STRATA_API int strata_embed_hash(const char *text, size_t len, float *out, uint32_t dim);
 
-#define STRATA_BACKUP_NAME_MAX 64
+#define STRATA_BACKUP_NAME_MAX 64   /* names are [A-Za-z0-9_-]{1,64} */
 #define STRATA_DEFAULT_BACKUP_KEEP 7
 #define STRATA_DEFAULT_BACKUP_INTERVAL_HOURS 24
 
@@ -425,8 +425,9 @@ STRATA_API int strata_backup_list(const char *dest, strata_backup_cb cb, void *c
 STRATA_API int strata_backup_verify(const char *dest, const char *name, strata_problem_fn problem, void *ctx,
                                     uint64_t *problems);
 /* Verify, then materialize the backup as a new store in `target`, which must not
- * exist or be empty — unless `force`, which replaces a store there. The result opens
- * and passes strata_check, or the restore fails and leaves no half store behind. */
+ * exist or be empty — unless `force`, which replaces a store there (a folder that is
+ * not a store, a store in use, or one holding `dest` is never replaced). The result
+ * opens and passes strata_check, or the restore fails and leaves no half store behind. */
 STRATA_API int strata_backup_restore(const char *dest, const char *name, const char *target, int force);
 /* Keep the newest `keep` (>= 1) complete backups; remove older complete ones and
  * interrupted ones. *removed (may be NULL) receives how many folders went. */

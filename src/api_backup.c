@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "backup/backup.h"
 #include "docs/segment.h"
+#include "util/crc32c.h"
 #include "util/sha256.h"
 #include "util/util.h"
 
@@ -147,6 +148,88 @@ done:
     return rc;
 }
 
+/* ---- vector collections: the log's committed prefix and the checkpoint ---- */
+typedef struct coll_set { op_coll *v; size_t n, cap; } coll_set;
+static int coll_add(void *ctx, const op_coll *c) {
+    coll_set *s = ctx;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        op_coll *n = realloc(s->v, cap * sizeof *n);
+        if (!n) return STRATA_ENOMEM;
+        s->v = n;
+        s->cap = cap;
+    }
+    s->v[s->n++] = *c;
+    return 0;
+}
+
+/* Fingerprint of an append-only file: the CRC of its first `n` bytes (the header). */
+static int head_fingerprint(const char *path, size_t n, char out[24]) {
+    uint8_t buf[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    size_t got = 0;
+    int e = su_pread_all(fd, buf, n < sizeof buf ? n : sizeof buf, 0, &got);
+    close(fd);
+    if (e) return e;
+    snprintf(out, 24, "%08x", su_crc32c(0, buf, got));
+    return 0;
+}
+
+static int add_collection(create_ctx *c, const op_coll *col) {
+    char rel[160], sub[96];
+    snprintf(sub, sizeof sub, "vectors/%.64s", col->name);
+    char *subdir = join(c->dir, sub);
+    if (!subdir) return STRATA_ENOMEM;
+    int e = bk_mkdirs(subdir);
+    free(subdir);
+    if (e) { snprintf(c->err, sizeof c->err, "%s: %s", sub, strerror(e)); return su_errno_status(e); }
+    /* The log: its committed prefix (append-only, like a segment). */
+    snprintf(rel, sizeof rel, "%s/vectors.log", sub);
+    char *src = join(c->db->dir, rel), *dst = join(c->dir, rel);
+    bk_file f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.path, sizeof f.path, "%s", rel);
+    f.size = col->log_length;
+    int rc = src && dst ? STRATA_OK : STRATA_ENOMEM;
+    if (!rc && (e = head_fingerprint(src, 64, f.fp)) != 0) {
+        snprintf(c->err, sizeof c->err, "%s: %s", src, strerror(e));
+        rc = su_errno_status(e);
+    }
+    const bk_file *pf = !rc && c->prev ? bk_manifest_find(&c->prev->m, rel) : NULL;
+    char *old = pf && pf->size == f.size && !strcmp(pf->fp, f.fp) ? join(c->prev_dir, rel) : NULL;
+    if (!rc && old && link(old, dst) == 0) memcpy(f.sha256, pf->sha256, 32);
+    else if (!rc) rc = bk_copy(src, dst, col->log_length, f.sha256, NULL, c->err, sizeof c->err);
+    free(old);
+    if (!rc) rc = bk_manifest_add(c->m, &f);
+    free(src);
+    free(dst);
+    if (rc) return rc;
+    /* The checkpoint: replaced whole by rename, so a link is a stable copy. It may
+     * cover more than this snapshot; the restored store then rebuilds from the log. */
+    snprintf(rel, sizeof rel, "%s/index.hnsw", sub);
+    src = join(c->db->dir, rel);
+    dst = join(c->dir, rel);
+    memset(&f, 0, sizeof f);
+    snprintf(f.path, sizeof f.path, "%s", rel);
+    struct stat st;
+    if (!src || !dst) rc = STRATA_ENOMEM;
+    else if (stat(src, &st) == 0) {
+        rc = link_or_copy(c, src, dst, (uint64_t)st.st_size, &f);
+        if (rc == STRATA_ENOTFOUND) rc = STRATA_OK; /* replaced meanwhile: skip it */
+        else if (!rc) rc = bk_manifest_add(c->m, &f);
+    }
+    free(src);
+    free(dst);
+    if (!rc) {
+        char *d = join(c->dir, sub);
+        if (!d) return STRATA_ENOMEM;
+        if ((e = su_fsync_dir(d)) != 0) rc = su_errno_status(e);
+        free(d);
+    }
+    return rc;
+}
+
 static int create_locked(strata *db, const char *dest, char **name_out) {
     int e = bk_mkdirs(dest);
     if (e) return strata__err(db, su_errno_status(e), "backup: cannot create %s: %s", dest, strerror(e));
@@ -252,6 +335,23 @@ static int create_locked(strata *db, const char *dest, char **name_out) {
             goto out;
         }
     }
+    coll_set colls = { NULL, 0, 0 };
+    if ((rc = op_snapshot_colls(snap, coll_add, &colls)) != STRATA_OK) {
+        strata__err(db, rc, "backup: reading the vector catalogue");
+        goto out;
+    }
+    for (size_t i = 0; i < colls.n && !rc; i++)
+        if ((rc = add_collection(&c, &colls.v[i])) != STRATA_OK)
+            strata__err(db, rc, "backup: %s", *c.err ? c.err : strata_errstr(rc));
+    if (!rc && colls.n) {
+        char *vd = join(dir, "vectors");
+        if (!vd) rc = STRATA_ENOMEM;
+        else if ((e = su_fsync_dir(vd)) != 0) rc = su_errno_status(e);
+        free(vd);
+        if (rc) strata__err(db, rc, "backup: fsync of vectors/");
+    }
+    free(colls.v);
+    if (rc) goto out;
     if ((segs.n && (e = su_fsync_dir(q))) || (e = su_fsync_dir(dir))) {
         rc = strata__err(db, su_errno_status(e), "backup: fsync: %s", strerror(e));
         goto out;
@@ -335,6 +435,10 @@ static int verify_dir(const char *dir, const char *name, strata_problem_fn fn, v
     int rc = bk_manifest_read(dir, &m);
     if (rc == STRATA_ENOTFOUND) return bk_err(STRATA_ECORRUPT, "backup %s has no MANIFEST: it is incomplete", name);
     if (rc) return bk_err(rc, "backup %s: its MANIFEST is not valid", name);
+    if (strcmp(m.name, name) != 0) {
+        bk_manifest_free(&m);
+        return bk_err(STRATA_ECORRUPT, "backup %s: its MANIFEST names another backup (%s)", name, m.name);
+    }
     vctx v = { fn, ctx, 0 };
     char msg[768], err[512];
     for (size_t i = 0; i < m.nfiles; i++) {
@@ -421,6 +525,18 @@ int strata_backup_restore(const char *dest, const char *name, const char *target
         if (!S_ISDIR(st.st_mode)) { rc = bk_err(STRATA_EEXIST, "%s exists and is not a directory", target); goto out; }
         if (!dir_empty(target)) {
             if (!force) { rc = bk_err(STRATA_EEXIST, "%s is not empty; restore over it only with force", target); goto out; }
+            /* force replaces a store, nothing else, and never the backups themselves. */
+            char *hdr = join(target, "STRATA");
+            struct stat hs;
+            int is_store = hdr && stat(hdr, &hs) == 0 && S_ISREG(hs.st_mode);
+            free(hdr);
+            if (!is_store) { rc = bk_err(STRATA_ENOTSTORE, "%s is not empty and is not a Strata store; not replacing it", target); goto out; }
+            char *rt = realpath(target, NULL), *rd = realpath(dest, NULL);
+            size_t tl0 = rt ? strlen(rt) : 0;
+            int inside = rt && rd && !strncmp(rd, rt, tl0) && (rd[tl0] == '/' || rd[tl0] == 0);
+            free(rt);
+            free(rd);
+            if (inside) { rc = bk_err(STRATA_EINVAL, "the backups are inside %s; restore elsewhere or move them first", target); goto out; }
             char *lock = join(target, "LOCK");
             int fd = lock ? open(lock, O_RDWR | O_CLOEXEC) : -1;
             free(lock);

@@ -35,9 +35,19 @@ static void content(unsigned k, char *buf, size_t n) {
     for (size_t i = 0; i < n; i++) { s = s * 1103515245u + 12345u; buf[i] = "abcdefgh ijklmnop\n"[(s >> 16) % 18]; }
 }
 
-/* txn k: doc "d-k" (size depends on k), setting "last" = k, session "s-k". */
+static void vec_of(unsigned k, float *v) { for (int i = 0; i < 4; i++) v[i] = (float)((k * 31 + (unsigned)i * 7) % 17) - 8.0f; }
+
+/* txn k: doc "d-k" (size depends on k) with its vector in collection "v", setting
+ * "last" = k, session "s-k". */
 static int write_txn(strata *db, unsigned k, uint64_t *lsn) {
     char id[32], buf[40000], val[32];
+    float vec[4];
+    vec_of(k, vec);
+    if (k == 1) {
+        strata_collection_opts co = { .dim = 4, .metric = STRATA_METRIC_L2 };
+        int rc = strata_vec_create(db, "v", &co);
+        if (rc && rc != STRATA_EEXIST) return rc;
+    }
     size_t n = 500 + (k * 7919) % 30000;
     snprintf(id, sizeof id, "d-%u", k);
     content(k, buf, n);
@@ -45,6 +55,7 @@ static int write_txn(strata *db, unsigned k, uint64_t *lsn) {
     strata_txn *t;
     int rc = strata_txn_begin(db, &t);
     if (!rc) rc = strata_doc_put(db, t, id, strlen(id), buf, n, NULL);
+    if (!rc) rc = strata_vec_put(db, t, "v", id, strlen(id), vec, 4);
     if (!rc) rc = strata_setting_set(db, t, "last", val);
     snprintf(id, sizeof id, "s-%u", k);
     if (!rc) rc = strata_session_put(db, t, id, "{\"k\":1}", 0);
@@ -74,6 +85,12 @@ static int state_is(strata *db, unsigned K) {
         int ok = rc == STRATA_OK && len == n && !memcmp(got, buf, n);
         strata_free(got);
         if (!ok) { fprintf(stderr, "%s differs (rc %d)\n", id, rc); return 0; }
+        float want[4], have[4];
+        vec_of(k, want);
+        if (strata_vec_get(db, "v", id, strlen(id), have, 4) != STRATA_OK || memcmp(want, have, sizeof have)) {
+            fprintf(stderr, "vector of %s differs\n", id);
+            return 0;
+        }
         strata_session *s = NULL;
         snprintf(id, sizeof id, "s-%u", k);
         if (strata_session_get(db, id, &s) != STRATA_OK) return 0;
@@ -151,6 +168,26 @@ static void test_basic(const char *base) {
     CHECK_RC(strata_backup_verify(dest, "strata-19700101-000000-000", NULL, NULL, &problems), STRATA_ECORRUPT);
     CHECK_RC(strata_backup_restore(dest, "strata-19700101-000000-000", target, 1), STRATA_ECORRUPT);
     free(broken);
+    /* A backup copied under another name does not pass for that name. */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/%s' '%s/renamed-copy'", dest, name, dest);
+    CHECK(system(cmd) == 0);
+    CHECK_RC(strata_backup_verify(dest, "renamed-copy", NULL, NULL, &problems), STRATA_ECORRUPT);
+    /* force replaces a store only: a folder of other files stays untouched. */
+    char *plain = path2(base, "not-a-store"), *keepf = path2(plain, "precious.txt");
+    mkdir(plain, 0700);
+    FILE *pf = fopen(keepf, "w");
+    fputs("keep me", pf);
+    fclose(pf);
+    CHECK_RC(strata_backup_restore(dest, name, plain, 1), STRATA_ENOTSTORE);
+    CHECK(access(keepf, F_OK) == 0);
+    /* ... and never the store holding the backups. */
+    strata_close(db);
+    db = NULL;
+    CHECK_RC(strata_backup_restore(dest, name, dir, 1), STRATA_EINVAL);
+    CHECK(strstr(strata_backup_errmsg(), "inside") != NULL);
+    free(plain);
+    free(keepf);
     strata_free(name);
     strata_close(db);
     free(dir);
@@ -243,15 +280,18 @@ static void test_flips(const char *base) {
     int files = 0, caught = 0;
     while (fgets(line, sizeof line, p)) {
         line[strcspn(line, "\n")] = 0;
-        /* Work on a private copy of the backup (cp makes real copies of links). */
+        /* Work on a private copy of the backup in another destination (cp makes real
+         * copies of hard links). */
         char copy[64];
         snprintf(copy, sizeof copy, "flipcopy%d", files);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s/%s' && cp -r '%s' '%s/%s'", dest, copy, bdir, dest, copy);
+        char *cdest = path2(base, copy), *cdir = path2(cdest, name);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp -r '%s' '%s'", cdest, cdest, bdir, cdir);
         CHECK(system(cmd) == 0);
-        char *cdir = path2(dest, copy), *fpath = path2(cdir, line + 2);
+        char *fpath = path2(cdir, line + 2);
         flip(fpath, 100);
         uint64_t problems = 0;
-        CHECK_OK(strata_backup_verify(dest, copy, NULL, NULL, &problems));
+        CHECK_OK(strata_backup_verify(cdest, name, NULL, NULL, &problems));
+        free(cdest);
         if (problems > 0) caught++;
         else fprintf(stderr, "flip in %s not caught\n", line);
         files++;
