@@ -64,6 +64,11 @@ static void apply(model *m, uint64_t k, const op *ops, int n) {
 
 static void id_of(int idx, char *id) { sprintf(id, "doc-%02d", idx); }
 
+/* Each document also has a vector in collection "c" (8-d, l2), derived from its seed. */
+static void vec_of(uint64_t seed, float *v) {
+    for (int i = 0; i < 8; i++) { seed = mix(seed + (uint64_t)i); v[i] = (float)(seed % 2001) / 100.0f - 10.0f; }
+}
+
 static strata *open_dir(const char *dir) {
     strata_options o = strata_options_default();
     o.create = 1;
@@ -76,6 +81,9 @@ static strata *open_dir(const char *dir) {
 static void child(const char *dir, uint64_t from, int ackfd) {
     strata *db = open_dir(dir);
     if (!db) _exit(3);
+    strata_collection_opts co = { .dim = 8, .metric = STRATA_METRIC_L2 };
+    int crc = strata_vec_create(db, "c", &co);
+    if (crc && crc != STRATA_EEXIST) _exit(10);
     model m;
     memset(&m, 0, sizeof m);
     op ops[4];
@@ -93,6 +101,9 @@ static void child(const char *dir, uint64_t from, int ackfd) {
             else {
                 content(ops[i].seed, ops[i].size, buf);
                 rc = strata_doc_put(db, t, id, strlen(id), buf, ops[i].size, NULL);
+                float v[8];
+                vec_of(ops[i].seed ^ k, v);
+                if (!rc) rc = strata_vec_put(db, t, "c", id, strlen(id), v, 8);
             }
             if (rc) { fprintf(stderr, "child op: %s\n", strata_errmsg(db)); _exit(5); }
         }
@@ -131,9 +142,17 @@ static int verify(const char *dir, uint64_t acked, uint64_t *committed_out) {
         void *got = NULL;
         size_t len = 0;
         int rc = strata_doc_get(db, id, strlen(id), &got, &len);
+        float want_v[8], got_v[8];
+        int vrc = strata_vec_get(db, "c", id, strlen(id), got_v, 8);
         if (!m.ver[i]) {
             if (rc != STRATA_ENOTFOUND) { fprintf(stderr, "%s should be absent (rc %d)\n", id, rc); ok = 0; }
+            if (vrc != STRATA_ENOTFOUND) { fprintf(stderr, "%s's vector should be absent (rc %d)\n", id, vrc); ok = 0; }
         } else {
+            vec_of(m.seed[i] ^ m.ver[i], want_v);
+            if (vrc || memcmp(want_v, got_v, sizeof got_v)) {
+                fprintf(stderr, "%s's vector differs (rc %d: %s)\n", id, vrc, strata_errmsg(db));
+                ok = 0;
+            }
             content(m.seed[i], m.size[i], want);
             if (rc || len != m.size[i] || memcmp(got, want, len)) {
                 fprintf(stderr, "%s differs (rc %d: %s)\n", id, rc, strata_errmsg(db));
