@@ -137,7 +137,9 @@ static void test_basics(const char *dir) {
     CHECK_OK(strata_vec_search(db, "emb", v, DIM, &mo, &r, &nr));
     int meta_ok = nr == 10;
     for (size_t i = 0; i < nr; i++) {
-        int k = atoi((char *)r[i].id + 4);
+        char idbuf[32];
+        snprintf(idbuf, sizeof idbuf, "%.*s", (int)r[i].id_len, (char *)r[i].id);
+        int k = atoi(idbuf + 4);
         if (k % 30 != 3) meta_ok = 0;
     }
     CHECK(meta_ok);
