@@ -694,8 +694,8 @@ int strata_vec_list(strata *db, strata_collection_cb cb, void *ctx) {
     strata_collection_info *infos = calloc(n ? n : 1, sizeof *infos);
     vcoll **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (infos && sorted) {
-        memcpy(sorted, db->vecs->v, n * sizeof *sorted);
-        qsort(sorted, n, sizeof *sorted, name_cmp);
+        if (n) memcpy(sorted, db->vecs->v, n * sizeof *sorted);
+        if (n) qsort(sorted, n, sizeof *sorted, name_cmp);
         for (size_t i = 0; i < n; i++) fill_info(sorted[i], &infos[i]);
     }
     pthread_rwlock_unlock(&db->vecs->lock);
@@ -769,7 +769,7 @@ static int filter_labels(strata *db, const char *name, const strata_vec_search_o
         if (!rc && !fs.oom) {
             if (o->ids) {
                 /* Both: the intersection. */
-                qsort(fs.v, fs.n, sizeof *fs.v, u64_cmp);
+                if (fs.n) qsort(fs.v, fs.n, sizeof *fs.v, u64_cmp);
                 size_t k = 0;
                 for (size_t i = 0; i < set->n; i++) if (set_allows(&fs, set->v[i])) set->v[k++] = set->v[i];
                 set->n = k;
@@ -785,7 +785,7 @@ static int filter_labels(strata *db, const char *name, const strata_vec_search_o
     if (set->oom) return strata__err(db, STRATA_ENOMEM, "out of memory");
     if (rc == STRATA_EINVAL) return strata__err(db, rc, "search filter: %s", err);
     if (rc) return strata__err(db, rc, "search filter: %s", *err ? err : strata_errstr(rc));
-    qsort(set->v, set->n, sizeof *set->v, u64_cmp);
+    if (set->n) qsort(set->v, set->n, sizeof *set->v, u64_cmp);
     return STRATA_OK;
 }
 
@@ -953,7 +953,7 @@ int strata__vec_check(strata *db, void (*problem)(void *, const char *), void *c
             problem(ctx, msg);
         }
         /* The last record per label decides: live labels must equal the catalogue's. */
-        qsort(l.v, l.n, sizeof *l.v, lrec_cmp);
+        if (l.n) qsort(l.v, l.n, sizeof *l.v, lrec_cmp);
         label_set live = { NULL, 0, 0, 0 }, cat = { NULL, 0, 0, 0 };
         for (size_t k = 0; k < l.n; k++)
             if ((k + 1 == l.n || l.v[k + 1].label != l.v[k].label) && l.v[k].put) set_add(&live, l.v[k].label);
@@ -963,7 +963,7 @@ int strata__vec_check(strata *db, void (*problem)(void *, const char *), void *c
             free(cat.v);
             return rc ? rc : STRATA_ENOMEM;
         }
-        qsort(cat.v, cat.n, sizeof *cat.v, u64_cmp);
+        if (cat.n) qsort(cat.v, cat.n, sizeof *cat.v, u64_cmp);
         size_t missing = 0, extra = 0, notindexed = 0;
         for (size_t k = 0; k < cat.n; k++) {
             if (!set_allows(&live, cat.v[k])) missing++;
