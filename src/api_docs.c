@@ -3,6 +3,7 @@
  * protocol (store.c). Reads look the location up in the catalogue and verify every
  * record they return. */
 #include "internal.h"
+#include "cache/cache.h"
 #include "docs/codec.h"
 #include "docs/segment.h"
 #include "util/sha256.h"
@@ -292,6 +293,16 @@ static int read_doc(strata *db, const void *id, size_t id_len, docs_sink_fn sink
                     size_t *mem_len) {
     int rc = check_id(db, id, id_len);
     if (rc) return rc;
+    /* The hot tier first (recently read content, dropped by the commit that changes
+     * it). The token, taken before the disk read, keeps a racing commit's older
+     * version out of the cache. */
+    uint64_t tok = cache_doc_token(db->cache, id, id_len);
+    rc = mem ? cache_doc_get(db->cache, id, id_len, (void **)mem, mem_len)
+             : cache_doc_get_fn(db->cache, id, id_len, sink, ctx);
+    if (rc != STRATA_ENOTFOUND) {
+        if (rc == STRATA_OK) strata__touch(db, id, id_len);
+        return rc;
+    }
     for (int attempt = 0;; attempt++) {
         op_doc_row row;
         if ((rc = lookup(db, id, id_len, 0, &row)) != STRATA_OK) return rc;
@@ -305,6 +316,7 @@ static int read_doc(strata *db, const void *id, size_t id_len, docs_sink_fn sink
             *mem_len = (size_t)row.c.raw_length;
             rc = docs_read_into(db->docs, &loc, *mem, err, sizeof err);
             if (rc) { free(*mem); *mem = NULL; }
+            else (void)cache_doc_put(db->cache, id, id_len, *mem, *mem_len, tok); /* best effort */
         } else {
             rc = docs_read(db->docs, &loc, sink, ctx, err, sizeof err);
         }

@@ -610,6 +610,10 @@ static void apply_batch(strata *db, strata_txn *batch) {
         flush_touches(db);
         rc = op_w_commit(db->op);
         strata__vec_batch_end(db, rc == STRATA_OK);
+        /* Committed and visible: drop the hot tier's copies of changed documents. */
+        for (strata_txn *t = batch; t && rc == STRATA_OK; t = t->next)
+            for (uint32_t i = 0; !t->rc && i < t->nops; i++)
+                if (t->ops[i].doc) cache_doc_invalidate(db->cache, t->ops[i].doc->p.id, t->ops[i].doc->p.id_len);
         if (rc) {
             /* D2: the outcome is unknown (an fsync may have failed half-way). */
             char msg[256];

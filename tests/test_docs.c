@@ -686,6 +686,43 @@ static void test_auto_dict(const char *base) {
     free(text);
 }
 
+/* The hot tier: a second read comes from the cache; the commit that changes a
+ * document drops its cached copy, so a read never returns an old version. */
+static void test_hot_tier(const char *base) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/hot", base);
+    strata *db = open_store(dir);
+    CHECK_OK(put(db, NULL, "h", "version one", 11));
+    strata_cache_stats a, b;
+    CHECK_OK(strata_cache_stats_get(db, &a));
+    CHECK(doc_is(db, "h", "version one", 11));
+    CHECK(doc_is(db, "h", "version one", 11));
+    CHECK_OK(strata_cache_stats_get(db, &b));
+    CHECK(b.doc_hits == a.doc_hits + 1 && b.doc_misses == a.doc_misses + 1);
+    CHECK_OK(put(db, NULL, "h", "version two!", 12));
+    CHECK(doc_is(db, "h", "version two!", 12));
+    hasher hs;
+    su_sha256_init(&hs.c);
+    hs.n = 0;
+    CHECK_OK(strata_doc_get_stream(db, "h", 1, hash_write, &hs)); /* served by the cache */
+    CHECK(hs.n == 12);
+    CHECK_OK(strata_doc_delete(db, NULL, "h", 1));
+    void *got = NULL;
+    size_t len = 0;
+    CHECK_RC(strata_doc_get(db, "h", 1, &got, &len), STRATA_ENOTFOUND);
+    /* With the document partition off every read goes to the segments. */
+    strata_cache_config cfg;
+    CHECK_OK(strata_cache_config_get(db, &cfg));
+    cfg.doc_maxmemory = 0;
+    CHECK_OK(strata_cache_config_set(db, &cfg));
+    CHECK_OK(put(db, NULL, "w", "warm", 4));
+    CHECK_OK(strata_cache_stats_get(db, &a));
+    CHECK(doc_is(db, "w", "warm", 4) && doc_is(db, "w", "warm", 4));
+    CHECK_OK(strata_cache_stats_get(db, &b));
+    CHECK(b.doc_hits == a.doc_hits);
+    strata_close(db);
+}
+
 /* Concurrent writers and readers: group commit with content. */
 static strata *cc_db;
 static int cc_fail;
@@ -739,6 +776,7 @@ int main(void) {
     test_compaction(base);
     test_dictionary(base);
     test_auto_dict(base);
+    test_hot_tier(base);
     test_concurrency(base);
     t_rmtree(base);
     return t_done();
