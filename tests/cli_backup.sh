@@ -307,22 +307,28 @@ t 1 --dir "$S" backup restore strata-20000101-000000-000 "$T/rn";  has_err "no b
 
 # ---- verify catches a flipped byte (in copies: b1's files are hard links) ----
 
-cp -r "$B/$b1" "$B/copy-seg"
-cp -r "$B/$b1" "$B/copy-db"
-t 0 --dir "$S" backup verify copy-seg       # an intact copy verifies
-seg=$(ls "$B/copy-seg/docs" | head -1)
-flip "$B/copy-seg/docs/$seg" 200
-t 1 --dir "$S" backup verify copy-seg;      has_out "docs/$seg"; has_err "1 problem found"
-run --dir "$S" backup verify copy-seg --json
+# Copies keep their name, in other destinations (a manifest names its own folder).
+C1="$T/copies-seg"; C2="$T/copies-db"
+mkdir -p "$C1" "$C2"
+cp -r "$B/$b1" "$C1/$b1"
+cp -r "$B/$b1" "$C2/$b1"
+t 0 --dir "$S" backup verify "$b1" --dest "$C1"   # an intact copy verifies
+seg=$(ls "$C1/$b1/docs" | head -1)
+flip "$C1/$b1/docs/$seg" 200
+t 1 --dir "$S" backup verify "$b1" --dest "$C1";  has_out "docs/$seg"; has_err "1 problem found"
+run --dir "$S" backup verify "$b1" --dest "$C1" --json
 [ "$rc" -eq 1 ] && pass || fail "verify --json of a damaged backup must exit 1"
 py "d['ok'] is False and len(d['problems']) == 1"
-flip "$B/copy-db/operational.db" -100
-t 1 --dir "$S" backup verify copy-db;       has_out "operational.db"
-t 1 --dir "$S" backup restore copy-db "$T/rbad";  has_err "verification"
+flip "$C2/$b1/operational.db" -100
+t 1 --dir "$S" backup verify "$b1" --dest "$C2";  has_out "operational.db"
+t 1 --dir "$S" backup restore "$b1" "$T/rbad" --dest "$C2";  has_err "verification"
 [ ! -e "$T/rbad" ] && pass || fail "a failed restore left its target"
 t 0 --dir "$S" backup verify "$b1"          # the original is intact
 t 0 --dir "$S" check                        # and so is the store
-rm -rf "$B/copy-seg" "$B/copy-db"
+# A copy under another name is not that backup.
+cp -r "$B/$b1" "$C1/renamed"
+t 1 --dir "$S" backup verify renamed --dest "$C1"; has_err "names another backup"
+rm -rf "$C1" "$C2"
 
 # ---- incomplete folders ----
 
