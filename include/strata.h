@@ -97,7 +97,15 @@ typedef struct strata_options {
     int compact_level;        /* compaction output: 0: STRATA_DEFAULT_COMPACT_LEVEL (LZ4HC) */
     int backup_interval_hours;/* automatic backups into DIR/backups: 0 default (24), -1 never */
     int backup_keep;          /* automatic backups kept: 0 default (7) */
-    uint64_t reserved[13];    /* zero; room to grow without breaking the ABI */
+    /* analytics (analytics.duckdb); see "analytics" below */
+    uint64_t analytics_memory_limit; /* DuckDB memory_limit in bytes: 0 default (1 GiB) */
+    int analytics_threads;    /* DuckDB threads: 0 default (4); capped at the core count */
+    int analytics_flags;      /* STRATA_ANALYTICS_* bits */
+    int metric_buffer;        /* records the recording buffer holds: 0 default (65536) */
+    int metric_when_full;     /* enum strata_metric_full: STRATA_METRIC_DROP (0) or _BLOCK */
+    int metric_retention_days;/* raw metric rows kept: 0 default (30), -1 forever */
+    int metric_sample_s;      /* seconds between system samples: 0 default (60) */
+    uint64_t reserved[9];     /* zero; room to grow without breaking the ABI */
 } strata_options;
 
 /* Defaults: create = 0, sync = FULL, busy_timeout_ms = 5000, real clock. */
@@ -621,6 +629,217 @@ STRATA_API int strata_cache_config_get(strata *db, strata_cache_config *out);
  * server at url cannot be reached; nothing changed). With a url, maxmemory and
  * policy changes are sent to that server (CONFIG SET). */
 STRATA_API int strata_cache_config_set(strata *db, const strata_cache_config *cfg);
+
+/* ---- analytics ----
+ * Metrics live in DIR/analytics.duckdb (DuckDB): the ADR's tables query_metrics,
+ * embedding_metrics, reranking_metrics and system_metrics (same columns and types),
+ * op_metrics (the built-in instrumentation: latency and status of public operations),
+ * and an hourly rollup of each; doc/format/analytics.md describes them all.
+ *
+ * Recording never waits for the disk: strata_metric_* validate the record and copy it
+ * into a bounded in-memory buffer (< 1 us); a background thread appends batches
+ * through DuckDB's appender and updates the hourly rollups in the same transaction,
+ * at least every quarter second. When the buffer is full, metric_when_full decides:
+ * STRATA_METRIC_DROP (default) drops the record, counts it in
+ * strata_analytics_stats.dropped and returns STRATA_OK; STRATA_METRIC_BLOCK waits for
+ * room. A failed write (a full disk) keeps the batch in memory and retries it;
+ * strata_metric_flush reports the failure, strata_close makes a last attempt.
+ * Every call below returns STRATA_EMISUSE under STRATA_ANALYTICS_OFF, and the error
+ * of analytics.duckdb's open if DuckDB could not open it (the rest of the store works
+ * regardless). */
+#define STRATA_DEFAULT_ANALYTICS_MEMORY (1ull << 30) /* DuckDB memory_limit (ADR: 1 GB) */
+#define STRATA_DEFAULT_ANALYTICS_THREADS 4           /* DuckDB threads (ADR), capped at the cores */
+#define STRATA_DEFAULT_METRIC_BUFFER 65536           /* records (128 bytes each) */
+#define STRATA_METRIC_BUFFER_MIN 64
+#define STRATA_METRIC_BUFFER_MAX (1 << 24)
+#define STRATA_DEFAULT_METRIC_RETENTION_DAYS 30      /* raw rows; the hourly rollups stay */
+#define STRATA_DEFAULT_METRIC_SAMPLE_S 60            /* system_metrics sampling period */
+#define STRATA_METRIC_TEXT_MAX 1024                  /* bytes in a metric's text field */
+#define STRATA_METRIC_TIME_MAX 253402300799999LL     /* 9999-12-31T23:59:59.999Z */
+
+enum strata_analytics_flags {            /* strata_options.analytics_flags */
+    STRATA_ANALYTICS_OFF = 1,            /* no analytics.duckdb, no thread */
+    STRATA_ANALYTICS_NO_INSTRUMENTATION = 2, /* public operations record nothing in op_metrics */
+    STRATA_ANALYTICS_NO_SAMPLER = 4,     /* no periodic storage/cache samples in system_metrics */
+    STRATA_ANALYTICS_SEALED = 8          /* DuckDB's external file access off from the start */
+};
+enum strata_metric_full { STRATA_METRIC_DROP = 0, STRATA_METRIC_BLOCK = 1 };
+
+/* One row of each ADR table. timestamp_ms 0 means now (the store's clock); otherwise
+ * 1..STRATA_METRIC_TIME_MAX. Text fields are required (NULL is STRATA_EINVAL), UTF-8,
+ * at most STRATA_METRIC_TEXT_MAX bytes; numbers must be finite. FLOAT columns keep
+ * single precision. */
+typedef struct strata_query_metric {
+    int64_t timestamp_ms;
+    const char *query_type;
+    double latency_ms;
+    int32_t result_count;
+    int success;                      /* 0 or 1 */
+    const char *retrieval_strategy;
+} strata_query_metric;
+typedef struct strata_embedding_metric {
+    int64_t timestamp_ms;
+    const char *model_name;
+    double embedding_time_ms;
+    int32_t text_length;
+    int32_t dimension;
+} strata_embedding_metric;
+typedef struct strata_reranking_metric {
+    int64_t timestamp_ms;
+    const char *query_type;
+    int32_t document_count;
+    double rerank_time_ms;
+    double quality_score;
+} strata_reranking_metric;
+typedef struct strata_system_metric {
+    int64_t timestamp_ms;
+    const char *metric_name;
+    double metric_value;
+    const char *metric_unit;
+} strata_system_metric;
+
+STRATA_API int strata_metric_query(strata *db, const strata_query_metric *m);
+STRATA_API int strata_metric_embedding(strata *db, const strata_embedding_metric *m);
+STRATA_API int strata_metric_reranking(strata *db, const strata_reranking_metric *m);
+STRATA_API int strata_metric_system(strata *db, const strata_system_metric *m);
+/* Record a row given as a JSON object with the table's fields ("query_metrics",
+ * "embedding_metrics", "reranking_metrics" or "system_metrics"): strings, numbers
+ * (integers where the column is INTEGER), true/false for success; "timestamp" is
+ * optional (ms since the epoch). A missing, unknown or mistyped field is
+ * STRATA_EINVAL naming it. */
+STRATA_API int strata_metric_record_json(strata *db, const char *table, const char *json);
+/* Wait until every record made before the call is written to analytics.duckdb.
+ * A write failure (STRATA_ENOSPC, STRATA_EIO, ...) is returned with DuckDB's message;
+ * the records stay buffered and are retried. */
+STRATA_API int strata_metric_flush(strata *db);
+
+typedef struct strata_analytics_stats {
+    uint64_t query_rows, embedding_rows, reranking_rows, system_rows, op_rows; /* raw rows now */
+    uint64_t hourly_rows;     /* rows of the hourly rollups */
+    uint64_t recorded;        /* records accepted since open (instrumentation included) */
+    uint64_t written;         /* records written to analytics.duckdb since open */
+    uint64_t dropped;         /* records dropped because the buffer was full */
+    uint64_t pending;         /* records buffered, not yet written */
+    uint64_t failed_flushes;  /* write attempts that failed (and were retried) */
+    uint64_t buffer_capacity; /* records the buffer holds */
+    int last_error;           /* STRATA_* of the last failed write; 0: none */
+    int sealed;               /* 1: external file access is off */
+    uint64_t reserved[8];
+} strata_analytics_stats;
+STRATA_API int strata_analytics_stats_get(strata *db, strata_analytics_stats *out);
+
+/* ---- SQL over analytics.duckdb ----
+ * Values travel as bound parameters, never as text pasted into SQL. A parameter with
+ * a name binds DuckDB's $name; without, the i-th unnamed one binds $i+1 (or the i-th
+ * ?). Every parameter of the statement must be bound, and every given one used.
+ * STRATA_PARAM_LITERAL is text converted to the type DuckDB infers for the parameter
+ * (where the statement leaves it open: an integer, decimal, true/false or null literal
+ * binds as that type, anything else as text); a value that does not convert is
+ * STRATA_EINVAL with DuckDB's message. */
+enum strata_type {
+    STRATA_TYPE_NULL = 0, STRATA_TYPE_INT, STRATA_TYPE_DOUBLE, STRATA_TYPE_TEXT,
+    STRATA_TYPE_BOOL, STRATA_TYPE_TIMESTAMP, /* ms since the epoch */
+    STRATA_TYPE_OTHER,                       /* lists, structs, ...: CAST them to VARCHAR in SQL */
+    STRATA_PARAM_LITERAL                     /* parameters only */
+};
+typedef struct strata_param {
+    const char *name;   /* "limit" for $limit; NULL: positional */
+    int type;           /* enum strata_type */
+    int64_t i;          /* INT, BOOL (0/1), TIMESTAMP (ms) */
+    double d;           /* DOUBLE */
+    const char *s;      /* TEXT, LITERAL (NUL-terminated UTF-8) */
+} strata_param;
+#define STRATA_P_INT(name, v)    ((strata_param){ (name), STRATA_TYPE_INT, (v), 0, NULL })
+#define STRATA_P_DOUBLE(name, v) ((strata_param){ (name), STRATA_TYPE_DOUBLE, 0, (v), NULL })
+#define STRATA_P_TEXT(name, v)   ((strata_param){ (name), STRATA_TYPE_TEXT, 0, 0, (v) })
+#define STRATA_P_BOOL(name, v)   ((strata_param){ (name), STRATA_TYPE_BOOL, (v) != 0, 0, NULL })
+#define STRATA_P_TIME(name, ms)  ((strata_param){ (name), STRATA_TYPE_TIMESTAMP, (ms), 0, NULL })
+#define STRATA_P_NULL(name)      ((strata_param){ (name), STRATA_TYPE_NULL, 0, 0, NULL })
+#define STRATA_P_LITERAL(name, text) ((strata_param){ (name), STRATA_PARAM_LITERAL, 0, 0, (text) })
+
+/* A value read from a cursor. `s` (TEXT: UTF-8, BLOB: bytes; `len` bytes plus a NUL)
+ * is valid until the next strata_cursor_next or close. */
+typedef struct strata_value {
+    int type;           /* enum strata_type; STRATA_TYPE_NULL for SQL NULL */
+    int64_t i;          /* INT, BOOL, TIMESTAMP (ms) */
+    double d;           /* DOUBLE; also INT converted */
+    const char *s;
+    size_t len;
+} strata_value;
+
+typedef struct strata_cursor strata_cursor;
+
+enum strata_sql_flags {
+    /* SQL from outside the process (strata serve): DuckDB's external file access is
+     * turned off for this store's analytics database before the statement runs (and
+     * stays off until the store is closed: DuckDB cannot turn it back on), and only a
+     * single read-only SELECT is accepted. */
+    STRATA_SQL_UNTRUSTED = 1
+};
+
+/* Run `sql` on analytics.duckdb. A trusted call may hold several statements
+ * separated by ';' (then without parameters): all run in order and the cursor reads
+ * the last one's result. Errors: STRATA_EINVAL for SQL DuckDB rejects or a parameter
+ * that does not fit (strata_errmsg gives DuckDB's message), STRATA_EACCES for a file
+ * access refused, STRATA_ENOSPC/STRATA_EIO for writes that failed. *out is NULL on
+ * failure; close it with strata_cursor_close. A cursor belongs to one thread at a time. */
+STRATA_API int strata_sql(strata *db, const char *sql, const strata_param *params, size_t nparams,
+                          unsigned flags, strata_cursor **out);
+/* Advance to the next row: *has_row = 1, or 0 at the end. An error raised while the
+ * query runs (a conversion, say) is returned here with DuckDB's message. */
+STRATA_API int strata_cursor_next(strata_cursor *c, int *has_row);
+/* Columns: count, name (valid until close), type (enum strata_type; OTHER for types
+ * the cursor does not convert). Out-of-range columns: 0, NULL, -1. */
+STRATA_API size_t strata_cursor_column_count(const strata_cursor *c);
+STRATA_API const char *strata_cursor_column_name(const strata_cursor *c, size_t col);
+STRATA_API int strata_cursor_column_type(const strata_cursor *c, size_t col);
+/* The current row's value of column `col` (after strata_cursor_next gave a row). */
+STRATA_API int strata_cursor_value(strata_cursor *c, size_t col, strata_value *out);
+/* Typed reads. *is_null (may be NULL) is set to 1 for SQL NULL (and *out to 0/NULL).
+ * int64 reads INT, BOOL and TIMESTAMP columns; double also INT; text reads TEXT
+ * (len may be NULL). Another column type is STRATA_EINVAL naming both types. */
+STRATA_API int strata_cursor_int64(strata_cursor *c, size_t col, int64_t *out, int *is_null);
+STRATA_API int strata_cursor_double(strata_cursor *c, size_t col, double *out, int *is_null);
+STRATA_API int strata_cursor_text(strata_cursor *c, size_t col, const char **out, size_t *len, int *is_null);
+STRATA_API int strata_cursor_bool(strata_cursor *c, size_t col, int *out, int *is_null);
+STRATA_API int strata_cursor_timestamp(strata_cursor *c, size_t col, int64_t *ms, int *is_null);
+/* Release the cursor (and the query behind it). NULL is a no-op. */
+STRATA_API void strata_cursor_close(strata_cursor *c);
+
+/* ---- the ADR's common queries ----
+ * A window is [from_ms, to_ms); to_ms 0 means no upper bound, and from_ms = to_ms = 0
+ * means the last 24 hours by the store's clock. They read the hourly rollups, so they
+ * stay fast at millions of rows. */
+typedef struct strata_query_stats {
+    uint64_t total_queries;
+    double avg_latency_ms;    /* 0 when total_queries is 0 */
+    double success_rate;      /* 0..1; 0 when total_queries is 0 */
+    uint64_t reserved[4];
+} strata_query_stats;
+/* ADR latest_query_stats: exact (the window's partial hours are read from raw rows). */
+STRATA_API int strata_analytics_query_stats(strata *db, int64_t from_ms, int64_t to_ms, strata_query_stats *out);
+/* One row per retrieval_strategy: retrieval_strategy, count, avg_ms, p50_ms, p95_ms,
+ * p99_ms, max_ms. Whole hours overlapping the window; percentiles from log-linear
+ * histograms (within 1.6% of the exact value). */
+STRATA_API int strata_analytics_latency_percentiles(strata *db, int64_t from_ms, int64_t to_ms, strata_cursor **out);
+/* One row per model_name: model_name, embeddings, text_chars, avg_time_ms,
+ * embeddings_per_s and chars_per_s (per second of embedding time). Whole hours. */
+STRATA_API int strata_analytics_embedding_throughput(strata *db, int64_t from_ms, int64_t to_ms, strata_cursor **out);
+/* The hourly rollup of `table` ("query_metrics", "embedding_metrics",
+ * "reranking_metrics", "system_metrics" or "op_metrics") for the hours overlapping the
+ * window, oldest first; columns per table in doc/format/analytics.md. */
+STRATA_API int strata_analytics_hourly(strata *db, const char *table, int64_t from_ms, int64_t to_ms,
+                                       strata_cursor **out);
+
+/* Retention: delete raw metric rows older than metric_retention_days (whole hours;
+ * their hourly rollups, kept as rows are recorded, stay). Runs by itself every hour;
+ * this runs it now. *deleted (may be NULL) receives the rows deleted. */
+STRATA_API int strata_analytics_retain(strata *db, uint64_t *deleted);
+/* Export every metric table and rollup as Parquet in hive layout,
+ * DIR/table=NAME/day=YYYY-MM-DD/data_0.parquet, from one consistent snapshot (after a
+ * flush). DIR must not exist or be empty (STRATA_EEXIST). Works on a sealed store.
+ * *files (may be NULL) receives the number of Parquet files written. */
+STRATA_API int strata_analytics_export(strata *db, const char *dir, uint64_t *files);
 
 /* ---- statistics ---- */
 typedef struct strata_stats {

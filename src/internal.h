@@ -73,6 +73,7 @@ struct strata {
     docs *docs;
     struct vecs *vecs;         /* vector collections (api_vec.c) */
     struct cache *cache;       /* the hot tier (src/cache/cache.h) */
+    struct analytics *an;      /* metrics in analytics.duckdb (src/analytics/analytics.h); NULL: off */
 
     pthread_mutex_t touch_mu;  /* last-access times waiting for the next commit */
     struct touch { void *id; size_t len; int64_t at; } *touches;
@@ -115,6 +116,10 @@ int strata__check_json(strata *db, const char *what, const char *json, int objec
 char *strata__backup_default_dest(strata *db);
 int strata__backup_sched_start(strata *db);
 void strata__backup_sched_stop(strata *db);
+
+/* Analytics: started last at open, flushed and stopped last at close (api_analytics.c). */
+int strata__analytics_open(strata *db, char *err, size_t errlen);
+int strata__analytics_close(strata *db);
 
 /* Vectors (api_vec.c): open/close, and the leader's side of the commit protocol. */
 int strata__vec_open(strata *db, char *err, size_t errlen);

@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "cache/cache.h"
 #include "util/util.h"
+#include "analytics/analytics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -219,6 +220,8 @@ static int check_options(const strata_options *o) {
         return open_err(STRATA_EINVAL, "options: compression levels must be within 0..12");
     if (o->backup_interval_hours < -1 || o->backup_keep < 0)
         return open_err(STRATA_EINVAL, "options: backup_interval_hours must be >= -1 and backup_keep >= 0");
+    char an_why[256];
+    if (an_check_options(o, an_why, sizeof an_why)) return open_err(STRATA_EINVAL, "options: %s", an_why);
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i]) return open_err(STRATA_EINVAL, "options: reserved fields must be zero");
     return STRATA_OK;
@@ -271,6 +274,7 @@ static int open_docs(strata *db, char *err, size_t errlen) {
 }
 
 static void handle_free(strata *db) {
+    (void)strata__analytics_close(db); /* no-op unless a failed open started it */
     for (size_t i = 0; i < db->ntouches; i++) free(db->touches[i].id);
     free(db->touches);
     pthread_mutex_destroy(&db->touch_mu);
@@ -384,6 +388,7 @@ int strata_open(const char *dir, const strata_options *opts, strata **out) {
     cache_params cp = { STRATA_CACHE_DEFAULT_MAXMEMORY, STRATA_CACHE_DEFAULT_POLICY,
                         STRATA_CACHE_DEFAULT_DOC_MAXMEMORY, o.clock, o.clock_ctx, 0 };
     if ((rc = cache_create(&cp, &db->cache)) != STRATA_OK) { open_err(rc, "%s: cannot create the hot tier", dir); goto fail; }
+    if ((rc = strata__analytics_open(db, err, sizeof err)) != STRATA_OK) { open_err(rc, "%s: %s", dir, err); goto fail; }
     if ((rc = strata__backup_sched_start(db)) != STRATA_OK) {
         open_err(rc, "%s: cannot start the backup schedule", dir);
         goto fail;
@@ -415,6 +420,8 @@ int strata_close(strata *db) {
         }
         pthread_mutex_unlock(&db->write_mu);
     }
+    int arc = strata__analytics_close(db); /* writes the metrics still buffered */
+    if (!rc) rc = arc;
     handle_free(db);
     return rc;
 }

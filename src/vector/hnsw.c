@@ -172,7 +172,7 @@ int vh_block_init(vec_hnsw *h, uint32_t b, uint8_t *nodes, uint64_t *labels, flo
     blk->upper = calloc(slots, sizeof *blk->upper);
     blk->nodes = nodes ? nodes : calloc(slots, h->node_size);
     blk->own_nodes = nodes == NULL;
-    blk->labels = labels ? labels : malloc(slots * sizeof *blk->labels);
+    blk->labels = labels ? labels : calloc(slots, sizeof *blk->labels); /* sampled unwritten: zeros */
     blk->own_labels = labels == NULL;
     if (h->p.dtype != VEC_DTYPE_F32) {
         blk->raw = raw ? raw : malloc(slots * h->p.dim * sizeof(float));
