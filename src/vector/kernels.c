@@ -112,7 +112,7 @@ static const vk_table scalar_table = {
 
 const vk_table *vk_scalar(void) { return &scalar_table; }
 
-static const vk_table *chosen;
+static const vk_table *chosen, *forced;
 static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
@@ -122,6 +122,9 @@ static void choose(void) {
 }
 
 const vk_table *vk_get(void) {
+    if (forced) return forced;
     pthread_once(&choose_once, choose);
     return chosen;
 }
+
+void vk_override(const vk_table *t) { forced = t; }

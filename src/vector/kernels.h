@@ -39,6 +39,10 @@ const vk_table *vk_scalar(void);
 const vk_table *vk_avx2(void);
 const vk_table *vk_avx512(void);
 
+/* Tests only: make vk_get() return t from now on (indexes created later use it), as
+ * on a CPU without the better instruction sets. Not thread-safe; NULL restores. */
+void vk_override(const vk_table *t);
+
 /* Scalar conversions (round to nearest even; overflow to +-Inf, NaN kept). */
 uint16_t vk_f32_to_f16(float f);
 float vk_f16_to_f32(uint16_t h);
