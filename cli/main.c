@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define DEFAULT_DIR "./strata-data"
+#define CLI_SERVED 3 /* open_store: the store is served; run the command through the server */
 
 static int run_help(struct cli_ctx *ctx);
 
@@ -37,6 +38,7 @@ static const struct cli_group *const groups[] = {
     &cli_group_doc,
     &cli_group_import,
     &cli_group_maint,
+    &cli_group_serve,
     &cli_group_backup,
     &help_group,
 };
@@ -329,6 +331,8 @@ static int open_store(struct cli_ctx *ctx)
     if (rc == STRATA_OK)
         return CLI_OK;
     ctx->db = NULL;
+    if (rc == STRATA_EBUSY && cli_served(ctx->dir))
+        return CLI_SERVED;
     const char *msg = strata_open_errmsg();
     fprintf(stderr, "strata: %s store '%s': %s\n", o.create ? "create" : "open", cli_q(ctx->dir),
             msg && *msg ? msg : strata_errstr(rc));
@@ -368,8 +372,13 @@ static int dispatch(struct cmdline *cl)
         ctx.dir = env && *env ? env : DEFAULT_DIR;
     }
 
-    if (c->store != CLI_STORE_NONE && open_store(&ctx) != CLI_OK)
-        return CLI_FAILED;
+    if (c->store != CLI_STORE_NONE) {
+        int st = open_store(&ctx);
+        if (st == CLI_SERVED) /* the store is held by `strata serve`: ask it */
+            return cli_served_run(&ctx);
+        if (st != CLI_OK)
+            return CLI_FAILED;
+    }
     int status = c->run(&ctx);
     if (ctx.db) {
         int rc = strata_close(ctx.db);

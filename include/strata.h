@@ -630,6 +630,51 @@ STRATA_API int strata_cache_config_get(strata *db, strata_cache_config *out);
  * policy changes are sent to that server (CONFIG SET). */
 STRATA_API int strata_cache_config_set(strata *db, const strata_cache_config *cfg);
 
+/* ---- hot tier over the network: a RESP server for the store ----
+ * The server behind `strata serve`, for applications that want to serve their open
+ * store too: a single-threaded epoll loop speaking RESP2 and RESP3 (Redis's
+ * protocol), with the cache commands, PING/ECHO/AUTH/HELLO/SELECT/INFO/CONFIG/
+ * CLIENT/COMMAND/QUIT and the store under STRATA.* (doc/format/resp.md lists them).
+ * It listens on TCP and on a unix socket (default DIR/strata.sock, mode 0600) that
+ * the strata CLI uses to reach a store the server holds. Clients on the unix socket
+ * need no AUTH: the socket's mode and folder are its access control. */
+#define STRATA_SERVER_DEFAULT_PORT       6380
+#define STRATA_SERVER_DEFAULT_MAXCLIENTS 10000
+#define STRATA_SERVER_DEFAULT_MAX_BULK   (512ull << 20)  /* proto-max-bulk-len */
+#define STRATA_SERVER_DEFAULT_MAX_ARGS   (1024 * 1024)   /* arguments of one command */
+#define STRATA_SERVER_DEFAULT_MAX_QUERY  (1024ull << 20) /* client-query-buffer-limit */
+#define STRATA_SERVER_SOCKET_NAME        "strata.sock"
+
+typedef struct strata_server strata_server; /* opaque */
+typedef struct strata_server_opts {
+    const char *bind;         /* NULL: "127.0.0.1". A non-loopback address needs requirepass */
+    int port;                 /* 0: any free port (strata_server_port tells which); -1: no TCP */
+    const char *unix_socket;  /* NULL: DIR/strata.sock; "": none */
+    const char *requirepass;  /* NULL or "": no AUTH on TCP */
+    uint32_t maxclients;      /* 0: STRATA_SERVER_DEFAULT_MAXCLIENTS */
+    uint32_t max_args;        /* 0: STRATA_SERVER_DEFAULT_MAX_ARGS */
+    uint64_t max_bulk;        /* 0: STRATA_SERVER_DEFAULT_MAX_BULK */
+    uint64_t max_query;       /* 0: STRATA_SERVER_DEFAULT_MAX_QUERY (must exceed max_bulk) */
+    uint64_t reserved[8];     /* zero */
+} strata_server_opts;
+/* Defaults: 127.0.0.1, port STRATA_SERVER_DEFAULT_PORT, DIR/strata.sock, no AUTH. */
+STRATA_API strata_server_opts strata_server_opts_default(void);
+/* Bind the sockets (nothing is served until strata_server_run). The server uses db
+ * until strata_server_close; close the server before the store. Errors:
+ * STRATA_EINVAL (bad options; a non-loopback bind without requirepass),
+ * STRATA_EBUSY (address or socket in use), STRATA_EACCES, STRATA_EIO, STRATA_ENOMEM. */
+STRATA_API int strata_server_open(strata *db, const strata_server_opts *opts, strata_server **out);
+/* The TCP port bound (useful after port 0); -1 when there is no TCP listener. */
+STRATA_API int strata_server_port(strata_server *srv, int *port);
+/* Serve in the calling thread until strata_server_stop. */
+STRATA_API int strata_server_run(strata_server *srv);
+/* Ask strata_server_run to return: it stops accepting, sends what is already
+ * answered, closes every connection. Async-signal-safe; any thread. */
+STRATA_API int strata_server_stop(strata_server *srv);
+/* Close sockets and connections, remove the unix socket. Not while run is running.
+ * NULL is a no-op. */
+STRATA_API void strata_server_close(strata_server *srv);
+
 /* ---- analytics ----
  * Metrics live in DIR/analytics.duckdb (DuckDB): the ADR's tables query_metrics,
  * embedding_metrics, reranking_metrics and system_metrics (same columns and types),

@@ -4,7 +4,7 @@
  * per-thread message (strata_errmsg). */
 #include "internal.h"
 #include "cache/cache.h"
-/* server wrappers below */
+#include "server/server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -309,4 +309,48 @@ int strata_cache_config_set(strata *db, const strata_cache_config *cfg) {
         return strata__err(db, STRATA_EINVAL, "cache config: reserved fields must be zero");
     cache_err e = { "" };
     return fail(db, cache_config_set(db->cache, cfg, &e), &e, "config set");
+}
+
+/* ---- the RESP server ---- */
+strata_server_opts strata_server_opts_default(void) {
+    strata_server_opts o;
+    memset(&o, 0, sizeof o);
+    o.port = STRATA_SERVER_DEFAULT_PORT;
+    return o;
+}
+
+int strata_server_open(strata *db, const strata_server_opts *opts, strata_server **out) {
+    CHECK_DB(db);
+    if (!out) return strata__err(db, STRATA_EINVAL, "out is NULL");
+    *out = NULL;
+    strata_server_opts o = opts ? *opts : strata_server_opts_default();
+    char err[512] = "";
+    int rc = srv_open(db, db->dir, &o, out, err, sizeof err);
+    if (rc) return strata__err(db, rc, "%s", err[0] ? err : strata_errstr(rc));
+    return STRATA_OK;
+}
+
+/* Calls on a server report through its store handle (strata_errmsg(db)). */
+int strata_server_port(strata_server *srv, int *port) {
+    if (!srv) return STRATA_EINVAL;
+    if (!port) return strata__err(srv_db(srv), STRATA_EINVAL, "port is NULL");
+    *port = srv_port(srv);
+    return STRATA_OK;
+}
+
+int strata_server_run(strata_server *srv) {
+    if (!srv) return STRATA_EINVAL;
+    char err[256] = "";
+    int rc = srv_run(srv, err, sizeof err);
+    return rc ? strata__err(srv_db(srv), rc, "%s", err) : STRATA_OK;
+}
+
+int strata_server_stop(strata_server *srv) {
+    if (!srv) return STRATA_EINVAL; /* no message: this may run in a signal handler */
+    srv_stop(srv);
+    return STRATA_OK;
+}
+
+void strata_server_close(strata_server *srv) {
+    srv_close(srv);
 }

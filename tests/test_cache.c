@@ -481,10 +481,11 @@ static void test_memory(strata *db) {
     /* random operations keep the books exact */
     srand(7);
     for (int i = 0; i < 20000; i++) {
-        char k[32], v[300];
+        char k[32], v[301];
         snprintf(k, sizeof k, "r:%d", rand() % 2000);
         int vl = rand() % 300;
         memset(v, 'a' + i % 26, (size_t)vl);
+        v[vl] = 0;
         switch (rand() % 8) {
         case 0: case 1: case 2: strata_cache_set(db, k, strlen(k), v, (size_t)vl, NULL); break;
         case 3: strata_cache_del(db, k, strlen(k)); break;

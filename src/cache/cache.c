@@ -411,8 +411,16 @@ int cache_doc_get(cache *c, const void *id, size_t len, void **data, size_t *dle
     return rc;
 }
 
+/* The content is copied out under the lock and handed to fn after it: fn may be
+ * slow (a pipe, a socket) and must not stall other readers or the commit path's
+ * invalidations. A copy costs far less than the decompression it saves. */
 int cache_doc_get_fn(cache *c, const void *id, size_t len, strata_write_fn fn, void *ctx) {
-    return lp_get(c->doc, id, len, fn, ctx, 1);
+    copy_out o = { NULL, 0 };
+    int rc = lp_get(c->doc, id, len, copy_value, &o, 1);
+    if (rc != STRATA_OK) return rc;
+    rc = fn(ctx, o.data, o.len);
+    free(o.data);
+    return rc;
 }
 
 int cache_doc_put(cache *c, const void *id, size_t len, const void *data, size_t dlen, uint64_t token) {

@@ -96,8 +96,9 @@ uint64_t cache_doc_token(cache *c, const void *id, size_t len);
 /* Hit: STRATA_OK, *data a malloc'd copy (free with free(); NUL-terminated, the NUL
  * not counted in *len). Miss (or partition off): STRATA_ENOTFOUND. */
 int cache_doc_get(cache *c, const void *id, size_t len, void **data, size_t *dlen);
-/* Hit: fn(ctx, content, len) once (locked); returns STRATA_OK or fn's non-zero
- * result. Miss: STRATA_ENOTFOUND. */
+/* Hit: fn(ctx, content, len) once, with no lock held (a private copy); returns
+ * STRATA_OK or fn's non-zero result (STRATA_ENOMEM if the copy failed). Miss:
+ * STRATA_ENOTFOUND. */
 int cache_doc_get_fn(cache *c, const void *id, size_t len, strata_write_fn fn, void *ctx);
 /* Keep a copy of the content. Best effort: STRATA_OK also when it was not kept (a
  * stale token, content larger than doc_maxmemory / 8, the partition off);
