@@ -75,6 +75,7 @@ extern const struct cli_group cli_group_session;
 extern const struct cli_group cli_group_doc;    /* doc put|get|meta|del|list|train-dict */
 extern const struct cli_group cli_group_import; /* import (top level) */
 extern const struct cli_group cli_group_maint;  /* check, compact (top level) */
+extern const struct cli_group cli_group_sql, cli_group_metric, cli_group_analytics; /* cmd_analytics.c */
 extern const struct cli_group cli_group_serve;  /* serve (top level) */
 /* cmd_serve.c: a store held by `strata serve` is reached through its unix socket.
  * cli_served: 1 if DIR's server answers; cli_served_run: run ctx's command there. */

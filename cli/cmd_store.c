@@ -35,6 +35,9 @@ static int run_stats(struct cli_ctx *ctx)
     int rc = strata_stats_get(ctx->db, &st);
     if (rc != STRATA_OK)
         return cli_fail(ctx, rc, "read statistics");
+    strata_analytics_stats an = { 0 }; /* rows in analytics.duckdb (none when analytics is off) */
+    if ((rc = strata_analytics_stats_get(ctx->db, &an)) != STRATA_OK && rc != STRATA_EMISUSE)
+        return cli_fail(ctx, rc, "read analytics statistics");
 
     /* One table drives both output forms, so they always list the same fields. */
     const struct { const char *name; uint64_t value; } rows[] = {
@@ -52,6 +55,12 @@ static int run_stats(struct cli_ctx *ctx)
         { "segment_bytes", st.segment_bytes },
         { "operational_bytes", st.operational_bytes },
         { "total_bytes", st.total_bytes },
+        { "query_metrics", an.query_rows },
+        { "embedding_metrics", an.embedding_rows },
+        { "reranking_metrics", an.reranking_rows },
+        { "system_metrics", an.system_rows },
+        { "op_metrics", an.op_rows },
+        { "metric_hourly_rows", an.hourly_rows },
     };
     size_t n = sizeof rows / sizeof rows[0];
     if (cli_json_wanted(ctx)) {
@@ -86,7 +95,10 @@ static const struct cli_command store_commands[] = {
       "sessions, documents, contents (distinct, after deduplication),\n"
       "doc_raw_bytes (sum of document sizes), doc_stored_bytes (live content in\n"
       "segments), segments, segment_bytes (segment files on disk, dead bytes\n"
-      "included), operational_bytes and total_bytes (every file of the store).\n"
+      "included), operational_bytes and total_bytes (every file of the store);\n"
+      "then the rows of each metric table in analytics.duckdb (query_metrics,\n"
+      "embedding_metrics, reranking_metrics, system_metrics, op_metrics) and of\n"
+      "their hourly rollups (metric_hourly_rows).\n"
       "With --json print one object with the same names.",
       run_stats },
 };

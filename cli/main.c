@@ -38,6 +38,7 @@ static const struct cli_group *const groups[] = {
     &cli_group_doc,
     &cli_group_import,
     &cli_group_maint,
+    &cli_group_sql, &cli_group_metric, &cli_group_analytics,
     &cli_group_serve,
     &cli_group_backup,
     &help_group,

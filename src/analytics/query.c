@@ -134,7 +134,7 @@ int an_cursor_next(an_cursor *c, int *has_row, char *err, size_t errlen) {
         c->done = 1;
         const char *m = duckdb_result_error(&c->res);
         if (m) {
-            an_errf(err, errlen, "sql: %s", m);
+            an_errf(err, errlen, "%s", m);
             return an_duck_status(duckdb_result_error_type(&c->res), m);
         }
         return STRATA_OK;
@@ -441,7 +441,7 @@ static int bind_params(duckdb_prepared_statement st, const strata_param *p, size
 
 static int cursor_start(an_cursor *c, char *err, size_t errlen) {
     if (duckdb_execute_prepared_streaming(c->st, &c->res) == DuckDBError) {
-        int rc = fail_result(&c->res, "sql: ", err, errlen);
+        int rc = fail_result(&c->res, "", err, errlen);
         duckdb_destroy_result(&c->res);
         return rc;
     }
@@ -502,21 +502,21 @@ int an_sql(analytics *an, const char *sql, const strata_param *params, size_t np
     idx_t ns = duckdb_extract_statements(c->con, sql, &ext);
     if (ns == 0) {
         const char *m = duckdb_extract_statements_error(ext);
-        an_errf(err, errlen, "sql: %s", m ? m : "no statement");
+        an_errf(err, errlen, "%s", m ? m : "no SQL statement");
         rc = STRATA_EINVAL;
     } else if (untrusted && ns != 1) {
-        an_errf(err, errlen, "sql: untrusted SQL must be a single SELECT statement (found %" PRIu64 " statements)",
+        an_errf(err, errlen, "untrusted SQL must be a single SELECT statement (found %" PRIu64 " statements)",
                 (uint64_t)ns);
         rc = STRATA_EINVAL;
     } else if (ns > 1 && nparams) {
-        an_errf(err, errlen, "sql: parameters need a single statement (found %" PRIu64 ")", (uint64_t)ns);
+        an_errf(err, errlen, "parameters need a single statement (found %" PRIu64 ")", (uint64_t)ns);
         rc = STRATA_EINVAL;
     }
     for (idx_t i = 0; i < ns && !rc; i++) {
         duckdb_prepared_statement st = NULL;
         if (duckdb_prepare_extracted_statement(c->con, ext, i, &st) == DuckDBError) {
             const char *m = duckdb_prepare_error(st);
-            an_errf(err, errlen, "sql: %s", m ? m : "cannot prepare");
+            an_errf(err, errlen, "%s", m ? m : "cannot prepare the statement");
             rc = m && strstr(m, "Permission Error") ? STRATA_EACCES : STRATA_EINVAL;
             duckdb_destroy_prepare(&st);
             break;
@@ -526,11 +526,11 @@ int an_sql(analytics *an, const char *sql, const strata_param *params, size_t np
         if (i + 1 < ns) {
             duckdb_result res;
             if (duckdb_nparams(st) > 0) {
-                an_errf(err, errlen, "sql: statement %" PRIu64 " has parameters; they need a single statement",
+                an_errf(err, errlen, "statement %" PRIu64 " has parameters; they need a single statement",
                         (uint64_t)i + 1);
                 rc = STRATA_EINVAL;
             } else {
-                if (duckdb_execute_prepared(st, &res) == DuckDBError) rc = fail_result(&res, "sql: ", err, errlen);
+                if (duckdb_execute_prepared(st, &res) == DuckDBError) rc = fail_result(&res, "", err, errlen);
                 duckdb_destroy_result(&res);
             }
             duckdb_destroy_prepare(&st);
@@ -538,7 +538,7 @@ int an_sql(analytics *an, const char *sql, const strata_param *params, size_t np
         }
         c->st = st;
         if (untrusted && stype != DUCKDB_STATEMENT_TYPE_SELECT) {
-            an_errf(err, errlen, "sql: untrusted SQL may only read: a single SELECT statement");
+            an_errf(err, errlen, "untrusted SQL may only read: a single SELECT statement");
             rc = STRATA_EINVAL;
             break;
         }
