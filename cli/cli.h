@@ -82,6 +82,7 @@ extern const struct cli_group cli_group_serve;  /* serve (top level) */
 int cli_served(const char *dir);
 int cli_served_run(struct cli_ctx *ctx);
 extern const struct cli_group cli_group_backup; /* backup create|list|verify|restore|prune */
+extern const struct cli_group cli_group_vec;    /* vec create|list|info|drop|add|search */
 
 /* ---- flags and arguments (util.c) ---- */
 /* Value of flag `name` ("" for a boolean given), or NULL if absent. */

@@ -7,10 +7,11 @@
  *  - batches: files join one transaction until --batch files or BATCH_BYTES bytes,
  *    whichever comes first, then it commits (one fsync per batch);
  *  - stages (import_stages[]): what happens to one open file inside the batch's
- *    transaction. Today one stage, the document put. Issue 7's `--embed hash
- *    --collection NAME --dim D` is one more flag set in import_flags[], its fields
- *    in struct import_opts (filled by parse_opts) and one more stage whose
- *    `enabled` looks at them: it gets the same file (fd rewound to 0) and txn, so the
+ *    transaction: the document put and, with `--embed hash --collection NAME
+ *    --dim D`, the document's vector. Embedding is split around the put so that
+ *    everything that can fail (reading the text, embedding it) happens before the
+ *    put writes into txn: "embed" reads the first EMBED_TEXT_MAX bytes and embeds
+ *    them, "vector" puts the vector in the same txn after the document, so the
  *    document and its vector commit together;
  *  - progress on stderr when it is a terminal, a summary line on stdout.
  * An unreadable file is reported, counted and skipped; the import goes on and exits
@@ -34,6 +35,7 @@
 #define MAX_BATCH_FILES 1000000
 #define PROGRESS_INTERVAL 0.1       /* seconds between progress redraws */
 #define MB 1e6                      /* sizes in messages are in SI megabytes */
+#define EMBED_TEXT_MAX (64u << 10)  /* text of a document that --embed embeds */
 
 /* ---- options ---- */
 
@@ -42,6 +44,8 @@ struct import_opts {
     const char *meta;        /* --meta: a JSON object for every document, or NULL */
     uint64_t batch_files;    /* --batch */
     uint64_t batch_bytes;
+    const char *collection;  /* --embed hash --collection NAME: embed into NAME, or NULL */
+    uint32_t dim;            /* the collection's dimension */
 };
 
 static int parse_opts(struct cli_ctx *ctx, struct import_opts *o)
@@ -58,6 +62,58 @@ static int parse_opts(struct cli_ctx *ctx, struct import_opts *o)
         fprintf(stderr, "strata: import: --meta must be a JSON object, not '%s'\n", cli_q(o->meta));
         return CLI_FAILED;
     }
+    const char *embed = cli_flag(ctx, "--embed"), *coll = cli_flag(ctx, "--collection");
+    const char *dim = cli_flag(ctx, "--dim");
+    if (!embed) {
+        if (coll || dim)
+            return cli_usage(ctx, "%s goes with --embed hash", coll ? "--collection" : "--dim");
+        return CLI_OK;
+    }
+    if (strcmp(embed, "hash") != 0)
+        return cli_usage(ctx, "--embed knows 'hash' (the lexical hash embedder), not '%s'", cli_q(embed));
+    if (!coll || !*coll)
+        return cli_usage(ctx, "--embed needs --collection NAME");
+    o->collection = coll;
+    if (dim) {
+        uint64_t v;
+        if (cli_parse_count(ctx, "--dim", dim, STRATA_VEC_DIM_MAX, &v) != CLI_OK)
+            return CLI_USAGE;
+        o->dim = (uint32_t)v;
+    }
+    return CLI_OK;
+}
+
+/* The collection --embed fills: created (cosine, --dim) when missing; an existing
+ * one must have --dim (when given) as its dimension. */
+static int prepare_collection(struct cli_ctx *ctx, struct import_opts *o)
+{
+    strata_collection_info info;
+    int rc = strata_vec_info(ctx->db, o->collection, &info);
+    if (rc == STRATA_ENOTFOUND) {
+        if (!o->dim) {
+            fprintf(stderr, "strata: import: collection '%s' does not exist; give --dim D to create it\n",
+                    cli_q(o->collection));
+            return CLI_FAILED;
+        }
+        strata_collection_opts co = { 0 };
+        co.dim = o->dim;
+        co.metric = STRATA_METRIC_COSINE;
+        rc = strata_vec_create(ctx->db, o->collection, &co);
+        if (rc == STRATA_EEXIST) /* created meanwhile: check it as an existing one */
+            rc = strata_vec_info(ctx->db, o->collection, &info);
+        else if (rc != STRATA_OK)
+            return cli_fail(ctx, rc, "import: create collection '%s'", cli_q(o->collection));
+        else
+            return CLI_OK;
+    }
+    if (rc != STRATA_OK)
+        return cli_fail(ctx, rc, "import: collection '%s'", cli_q(o->collection));
+    if (o->dim && info.dim != o->dim) {
+        fprintf(stderr, "strata: import: collection '%s' holds %" PRIu32 "-dimensional vectors, not --dim %"
+                PRIu32 "\n", cli_q(o->collection), info.dim, o->dim);
+        return CLI_FAILED;
+    }
+    o->dim = info.dim;
     return CLI_OK;
 }
 
@@ -81,6 +137,11 @@ struct import_run {
     uint64_t files, bytes;   /* committed */
     uint64_t failed, skipped_links, skipped_other;
     uint64_t batch_ok_bytes; /* content of the batch's files that went in */
+    uint64_t embedded, no_words;             /* --embed: committed */
+    uint64_t batch_embedded, batch_no_words; /* --embed: in the open batch */
+    float *vec;              /* --embed: the current file's vector (dim floats) */
+    int vec_ready;           /* vec holds the current file's vector */
+    char *text;              /* --embed: EMBED_TEXT_MAX bytes for the text */
     uint64_t file_bytes;     /* read from the current file */
     uint64_t seen_files, seen_bytes; /* read so far, for progress */
     int fatal;               /* a commit failed: stop */
@@ -203,6 +264,68 @@ static int stage_doc_put(struct import_run *r, strata_txn *txn, const struct imp
     return rc;
 }
 
+/* --embed: read the start of the file and embed it, before anything is written. */
+static int stage_embed(struct import_run *r, strata_txn *txn, const struct import_file *f)
+{
+    (void)txn;
+    r->vec_ready = 0;
+    size_t n = 0;
+    while (n < EMBED_TEXT_MAX) {
+        ssize_t got = pread(f->fd, r->text + n, EMBED_TEXT_MAX - n, (off_t)n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            import_error(r, f->id, "read: %s", strerror(errno));
+            return STRATA_EIO;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    int rc = strata_embed_hash(r->text, n, r->vec, r->opts.dim);
+    if (rc == STRATA_OK)
+        r->vec_ready = 1;
+    else if (rc != STRATA_EINVAL) { /* EINVAL: no word; the document goes in without a vector */
+        import_error(r, f->id, "embed: %s", strata_errstr(rc));
+        return rc;
+    }
+    return STRATA_OK;
+}
+
+/* --embed: the vector joins the document's transaction. A document without a word
+ * gets none, and loses the one an earlier version of it had. A failure here comes
+ * after the put: the batch cannot be committed without this vector, so the import
+ * stops (fatal) and the batch is dropped. */
+static int stage_vector(struct import_run *r, strata_txn *txn, const struct import_file *f)
+{
+    int rc;
+    if (r->vec_ready) {
+        rc = strata_vec_put(r->ctx->db, txn, r->opts.collection, f->id, f->id_len, r->vec, r->opts.dim);
+        if (rc == STRATA_OK) {
+            r->batch_embedded++;
+            return STRATA_OK;
+        }
+    } else {
+        r->batch_no_words++;
+        rc = strata_vec_get(r->ctx->db, r->opts.collection, f->id, f->id_len, r->vec, r->opts.dim);
+        if (rc == STRATA_ENOTFOUND)
+            return STRATA_OK;
+        if (rc == STRATA_OK)
+            rc = strata_vec_delete(r->ctx->db, txn, r->opts.collection, f->id, f->id_len);
+        if (rc == STRATA_OK)
+            return STRATA_OK;
+    }
+    const char *msg = strata_errmsg(r->ctx->db);
+    import_error(r, f->id, "vector: %s", msg && *msg ? msg : strata_errstr(rc));
+    r->fatal = 1;
+    return rc;
+}
+
+static int embed_enabled(const struct import_opts *o)
+{
+    return o->collection != NULL;
+}
+
 struct import_stage {
     const char *name;
     int (*enabled)(const struct import_opts *o);   /* NULL: always */
@@ -214,7 +337,9 @@ struct import_stage {
 };
 
 static const struct import_stage import_stages[] = {
+    { "embed", embed_enabled, stage_embed },
     { "document", NULL, stage_doc_put },
+    { "vector", embed_enabled, stage_vector },
 };
 #define N_STAGES (sizeof import_stages / sizeof import_stages[0])
 
@@ -238,13 +363,17 @@ static int batch_commit(struct import_run *r)
             r->failed += r->batch_ok;
             r->fatal = 1;
             r->batch_files = r->batch_ok = r->batch_bytes = r->batch_ok_bytes = 0;
+            r->batch_embedded = r->batch_no_words = 0;
             return CLI_FAILED;
         }
         r->files += r->batch_ok;
         r->bytes += r->batch_ok_bytes;
+        r->embedded += r->batch_embedded;
+        r->no_words += r->batch_no_words;
     }
     r->batch_files = r->batch_ok = 0;
     r->batch_bytes = r->batch_ok_bytes = 0;
+    r->batch_embedded = r->batch_no_words = 0;
     return CLI_OK;
 }
 
@@ -351,7 +480,7 @@ static void import_one(struct walk *w, int dirfd, const char *name)
         r->failed++;
     }
     r->file_bytes = 0;
-    if (r->batch_files >= r->opts.batch_files || r->batch_bytes >= r->opts.batch_bytes)
+    if (!r->fatal && (r->batch_files >= r->opts.batch_files || r->batch_bytes >= r->opts.batch_bytes))
         batch_commit(r);
     progress_draw(r, 0);
 }
@@ -514,10 +643,27 @@ static int run_import(struct cli_ctx *ctx)
         return CLI_FAILED;
     }
 
+    if (r.opts.collection) {
+        if (prepare_collection(ctx, &r.opts) != CLI_OK) {
+            close(top);
+            return CLI_FAILED;
+        }
+        r.vec = malloc((size_t)r.opts.dim * sizeof *r.vec);
+        r.text = malloc(EMBED_TEXT_MAX);
+        if (!r.vec || !r.text) {
+            free(r.vec);
+            free(r.text);
+            close(top);
+            return cli_fail(ctx, STRATA_ENOMEM, "import");
+        }
+    }
+
     strata_stats before, after;
     int rc = strata_stats_get(ctx->db, &before);
     if (rc != STRATA_OK) {
         close(top);
+        free(r.vec);
+        free(r.text);
         return cli_fail(ctx, rc, "import: read statistics");
     }
 
@@ -542,8 +688,11 @@ static int run_import(struct cli_ctx *ctx)
     else if (r.txn) {
         strata_txn_abort(r.txn);
         r.txn = NULL;
+        r.failed += r.batch_ok; /* stored in the dropped batch: not imported */
     }
     free(w.rel);
+    free(r.vec);
+    free(r.text);
     if (r.progress) {
         progress_draw(&r, 1);
         progress_clear(&r);
@@ -558,6 +707,10 @@ static int run_import(struct cli_ctx *ctx)
     printf("imported %" PRIu64 " file%s, %.1f MB in %.2f s (%.1f MB/s); stored %.1f MB (%.1f%% of raw)\n",
            r.files, plural(r.files), raw_mb, secs, secs > 0 ? raw_mb / secs : 0.0, stored_mb,
            r.bytes ? 100.0 * stored_mb / raw_mb : 0.0);
+    if (r.opts.collection)
+        printf("embedded %" PRIu64 " document%s into collection '%s' (dim %" PRIu32 "); %" PRIu64
+               " without a word skipped\n", r.embedded, plural(r.embedded), r.opts.collection, r.opts.dim,
+               r.no_words);
     fflush(stdout);
 
     if (r.skipped_links || r.skipped_other)
@@ -575,6 +728,9 @@ static int run_import(struct cli_ctx *ctx)
 static const struct cli_flag import_flags[] = {
     { "--meta", "JSON", "metadata for every document, a JSON object" },
     { "--batch", "N", "files per transaction (default 256; also capped at 64 MiB)" },
+    { "--embed", "METHOD", "also embed each document: 'hash' (strata_embed_hash)" },
+    { "--collection", "NAME", "--embed: the vector collection (created if missing)" },
+    { "--dim", "D", "--embed: its dimension (required to create it)" },
     CLI_FLAG_END,
 };
 
@@ -594,7 +750,17 @@ static const struct cli_command import_commands[] = {
       "  imported N files, X MB in T s (Y MB/s); stored S MB (R% of raw)\n"
       "where S is the growth of the store's live content (after compression and\n"
       "deduplication; MB = 10^6 bytes). A file that cannot be read is reported on\n"
-      "stderr and skipped; the import goes on and exits 1 at the end.",
+      "stderr and skipped; the import goes on and exits 1 at the end.\n"
+      "With --embed hash --collection NAME --dim D each document also gets a vector\n"
+      "in collection NAME, in the same transaction as its content: its first 64 KiB\n"
+      "embedded as text by strata_embed_hash, a lexical hash embedder (texts that\n"
+      "share words come out close; no semantics; real applications put their own\n"
+      "model's vectors with the library). A missing NAME is created (cosine, D\n"
+      "dimensions); an existing one must have dimension D (--dim may then be left\n"
+      "out). A document without a word to embed (empty, whitespace) is stored\n"
+      "without a vector (and loses the one it had there). A second line says:\n"
+      "  embedded N documents into collection 'NAME' (dim D); M without a word skipped\n"
+      "Search them with 'strata vec search NAME --text TEXT'.",
       run_import },
 };
 

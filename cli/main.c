@@ -41,6 +41,7 @@ static const struct cli_group *const groups[] = {
     &cli_group_sql, &cli_group_metric, &cli_group_analytics,
     &cli_group_serve,
     &cli_group_backup,
+    &cli_group_vec,
     &help_group,
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])
