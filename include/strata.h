@@ -105,7 +105,9 @@ typedef struct strata_options {
     int metric_when_full;     /* enum strata_metric_full: STRATA_METRIC_DROP (0) or _BLOCK */
     int metric_retention_days;/* raw metric rows kept: 0 default (30), -1 forever */
     int metric_sample_s;      /* seconds between system samples: 0 default (60) */
-    uint64_t reserved[9];     /* zero; room to grow without breaking the ABI */
+    int vec_threads;          /* threads that add a commit's vectors to an index: 0 = cores */
+    int reserved_int;         /* zero */
+    uint64_t reserved[8];     /* zero; room to grow without breaking the ABI */
 } strata_options;
 
 /* Defaults: create = 0, sync = FULL, busy_timeout_ms = 5000, real clock. */
@@ -328,6 +330,9 @@ enum strata_dtype { STRATA_DTYPE_F32 = 0, STRATA_DTYPE_F16 = 1, STRATA_DTYPE_I8 
 #define STRATA_VEC_DIM_MAX 16384
 #define STRATA_VEC_DEFAULT_M 16
 #define STRATA_VEC_DEFAULT_EF_CONSTRUCTION 200
+#define STRATA_VEC_M_MIN 2
+#define STRATA_VEC_M_MAX 100
+#define STRATA_VEC_EF_MAX 10000     /* ef_construction and search ef */
 #define STRATA_VEC_K_MAX 10000
 
 typedef struct strata_collection_opts {

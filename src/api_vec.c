@@ -331,6 +331,29 @@ int strata__vec_precommit(strata *db) {
     return STRATA_OK;
 }
 
+/* Consecutive puts to one collection at least this long are added in parallel. */
+#define VEC_BATCH_MIN 64
+
+static int add_run(strata *db, vcoll *c, const effect *e, size_t n) {
+    uint32_t dim = c->meta.dim;
+    uint64_t *labels = malloc(n * sizeof *labels);
+    float *vecs = malloc(n * dim * sizeof *vecs);
+    int rc = STRATA_ENOMEM;
+    if (labels && vecs) {
+        for (size_t k = 0; k < n; k++) {
+            labels[k] = e[k].label;
+            memcpy(vecs + k * dim, e[k].v, dim * sizeof *vecs);
+        }
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = db->opts.vec_threads ? db->opts.vec_threads : (int)(cores > 0 ? cores : 1);
+        if (threads > VEC_MAX_THREADS) threads = VEC_MAX_THREADS;
+        rc = vec_hnsw_add_batch(c->h, labels, vecs, n, dim, threads, NULL);
+    }
+    free(labels);
+    free(vecs);
+    return rc;
+}
+
 void strata__vec_batch_end(strata *db, int committed) {
     struct vecs *vs = db->vecs;
     if (!committed) {
@@ -353,6 +376,18 @@ void strata__vec_batch_end(strata *db, int committed) {
         effect *e = &vs->eff[i];
         vcoll *c = e->c;
         int rc = STRATA_OK;
+        size_t run = 1;
+        while (e->kind == EFF_PUT && i + run < vs->neff && vs->eff[i + run].kind == EFF_PUT && vs->eff[i + run].c == c)
+            run++;
+        if (run >= VEC_BATCH_MIN && !c->broken) {
+            /* A bulk commit: add its vectors with several threads. */
+            rc = add_run(db, c, &vs->eff[i], run);
+            c->dirty = 1;
+            if (rc) broken(c, "the index could not absorb a commit (%s); reopen the store", strata_errstr(rc));
+            for (size_t k = 0; k < run; k++) free(vs->eff[i + k].v);
+            i += run - 1;
+            continue;
+        }
         if (e->kind == EFF_PUT || e->kind == EFF_DEL) {
             if (e->kind == EFF_PUT) rc = vec_hnsw_add(c->h, e->label, e->v, c->meta.dim);
             else if ((rc = vec_hnsw_remove(c->h, e->label)) == STRATA_ENOTFOUND) rc = STRATA_OK;

@@ -218,6 +218,8 @@ static int check_options(const strata_options *o) {
     if (o->busy_timeout_ms < 0) return open_err(STRATA_EINVAL, "options: busy_timeout_ms is negative");
     if (o->compression_level < 0 || o->compression_level > 12 || o->compact_level < 0 || o->compact_level > 12)
         return open_err(STRATA_EINVAL, "options: compression levels must be within 0..12");
+    if (o->vec_threads < 0 || o->vec_threads > 256 || o->reserved_int)
+        return open_err(STRATA_EINVAL, "options: vec_threads must be within 0..256 (reserved_int zero)");
     if (o->backup_interval_hours < -1 || o->backup_keep < 0)
         return open_err(STRATA_EINVAL, "options: backup_interval_hours must be >= -1 and backup_keep >= 0");
     char an_why[256];
