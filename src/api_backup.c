@@ -13,6 +13,7 @@
  *   - anything else (the active segment): a copy of its committed prefix.
  * The MANIFEST goes last, atomically; on any failure the folder is removed. */
 #include "internal.h"
+#include "analytics/analytics.h"
 #include "backup/backup.h"
 #include "docs/segment.h"
 #include "util/crc32c.h"
@@ -380,7 +381,7 @@ out:
     return rc;
 }
 
-int strata_backup_create(strata *db, const char *dest, char **name_out) {
+static int backup_create_impl(strata *db, const char *dest, char **name_out) {
     if (!db) return STRATA_EINVAL;
     if (name_out) *name_out = NULL;
     if (dest && !*dest) return strata__err(db, STRATA_EINVAL, "backup destination is empty");
@@ -390,6 +391,13 @@ int strata_backup_create(strata *db, const char *dest, char **name_out) {
     int rc = create_locked(db, d, name_out);
     pthread_mutex_unlock(&db->maint_mu);
     free(d);
+    return rc;
+}
+
+int strata_backup_create(strata *db, const char *dest, char **name_out) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = backup_create_impl(db, dest, name_out);
+    if (db) an_op_end(db->an, AN_OP_BACKUP, t0, rc);
     return rc;
 }
 

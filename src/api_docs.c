@@ -3,6 +3,7 @@
  * protocol (store.c). Reads look the location up in the catalogue and verify every
  * record they return. */
 #include "internal.h"
+#include "analytics/analytics.h"
 #include "cache/cache.h"
 #include "docs/codec.h"
 #include "docs/segment.h"
@@ -121,7 +122,7 @@ static int append_error(strata *db, int rc, const char *what) {
     return strata__err(db, rc, "%s: %s", what, strata_errstr(rc));
 }
 
-int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len, const void *data, size_t len,
+static int doc_put_impl(strata *db, strata_txn *txn, const void *id, size_t id_len, const void *data, size_t len,
                    const strata_doc_put_opts *opts) {
     if (!db) return STRATA_EINVAL;
     if (!data && len) return strata__err(db, STRATA_EINVAL, "data is NULL");
@@ -167,7 +168,15 @@ int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len, c
     return put_finish(db, txn, d);
 }
 
-int strata_doc_put_stream(strata *db, strata_txn *txn, const void *id, size_t id_len, strata_read_fn read,
+int strata_doc_put(strata *db, strata_txn *txn, const void *id, size_t id_len, const void *data, size_t len,
+                   const strata_doc_put_opts *opts) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = doc_put_impl(db, txn, id, id_len, data, len, opts);
+    if (db) an_op_end(db->an, AN_OP_DOC_PUT, t0, rc);
+    return rc;
+}
+
+static int doc_put_stream_impl(strata *db, strata_txn *txn, const void *id, size_t id_len, strata_read_fn read,
                           void *ctx, const strata_doc_put_opts *opts) {
     if (!db) return STRATA_EINVAL;
     if (!read) return strata__err(db, STRATA_EINVAL, "read callback is NULL");
@@ -244,6 +253,14 @@ fail:
     free(buf[0]);
     free(buf[1]);
     strata__txop_free(&tmp);
+    return rc;
+}
+
+int strata_doc_put_stream(strata *db, strata_txn *txn, const void *id, size_t id_len, strata_read_fn read,
+                          void *ctx, const strata_doc_put_opts *opts) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = doc_put_stream_impl(db, txn, id, id_len, read, ctx, opts);
+    if (db) an_op_end(db->an, AN_OP_DOC_PUT, t0, rc);
     return rc;
 }
 
@@ -339,7 +356,7 @@ static int read_doc(strata *db, const void *id, size_t id_len, docs_sink_fn sink
     }
 }
 
-int strata_doc_get(strata *db, const void *id, size_t id_len, void **data, size_t *len) {
+static int doc_get_impl(strata *db, const void *id, size_t id_len, void **data, size_t *len) {
     if (!db) return STRATA_EINVAL;
     if (!data || !len) return strata__err(db, STRATA_EINVAL, "data or len is NULL");
     *data = NULL;
@@ -354,17 +371,31 @@ int strata_doc_get(strata *db, const void *id, size_t id_len, void **data, size_
     return STRATA_OK;
 }
 
+int strata_doc_get(strata *db, const void *id, size_t id_len, void **data, size_t *len) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = doc_get_impl(db, id, id_len, data, len);
+    if (db) an_op_end(db->an, AN_OP_DOC_GET, t0, rc);
+    return rc;
+}
+
 typedef struct user_sink { strata_write_fn fn; void *ctx; } user_sink;
 static int user_write(void *ctx, const void *data, size_t n) {
     user_sink *u = ctx;
     return u->fn(u->ctx, data, n);
 }
 
-int strata_doc_get_stream(strata *db, const void *id, size_t id_len, strata_write_fn write, void *ctx) {
+static int doc_get_stream_impl(strata *db, const void *id, size_t id_len, strata_write_fn write, void *ctx) {
     if (!db) return STRATA_EINVAL;
     if (!write) return strata__err(db, STRATA_EINVAL, "write callback is NULL");
     user_sink u = { write, ctx };
     return read_doc(db, id, id_len, user_write, &u, NULL, NULL);
+}
+
+int strata_doc_get_stream(strata *db, const void *id, size_t id_len, strata_write_fn write, void *ctx) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = doc_get_stream_impl(db, id, id_len, write, ctx);
+    if (db) an_op_end(db->an, AN_OP_DOC_GET, t0, rc);
+    return rc;
 }
 
 static int fd_write(void *ctx, const void *data, size_t n) {
@@ -382,7 +413,7 @@ static int fd_write(void *ctx, const void *data, size_t n) {
     return STRATA_OK;
 }
 
-int strata_doc_get_fd(strata *db, const void *id, size_t id_len, int fd) {
+static int doc_get_fd_impl(strata *db, const void *id, size_t id_len, int fd) {
     if (!db) return STRATA_EINVAL;
     if (fd < 0) return strata__err(db, STRATA_EINVAL, "bad file descriptor");
     int rc = read_doc(db, id, id_len, fd_write, &fd, NULL, NULL);
@@ -391,13 +422,27 @@ int strata_doc_get_fd(strata *db, const void *id, size_t id_len, int fd) {
     return rc;
 }
 
-int strata_doc_delete(strata *db, strata_txn *txn, const void *id, size_t id_len) {
+int strata_doc_get_fd(strata *db, const void *id, size_t id_len, int fd) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = doc_get_fd_impl(db, id, id_len, fd);
+    if (db) an_op_end(db->an, AN_OP_DOC_GET, t0, rc);
+    return rc;
+}
+
+static int doc_delete_impl(strata *db, strata_txn *txn, const void *id, size_t id_len) {
     if (!db) return STRATA_EINVAL;
     doc_op *d = NULL;
     int rc = put_prepare(db, id, id_len, NULL, &d);
     if (rc) return rc;
     txop op = { TXOP_DOC_DEL, NULL, NULL, 0, 0, d, NULL };
     return strata__write(db, txn, op, NULL);
+}
+
+int strata_doc_delete(strata *db, strata_txn *txn, const void *id, size_t id_len) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = doc_delete_impl(db, txn, id, id_len);
+    if (db) an_op_end(db->an, AN_OP_DOC_DELETE, t0, rc);
+    return rc;
 }
 
 int strata_doc_exists(strata *db, const void *id, size_t id_len, int *exists) {
@@ -423,7 +468,7 @@ static const char *codec_name(int c) {
     }
 }
 
-int strata_doc_stat(strata *db, const void *id, size_t id_len, strata_doc_info **out) {
+static int doc_stat_impl(strata *db, const void *id, size_t id_len, strata_doc_info **out) {
     if (!db) return STRATA_EINVAL;
     if (!out) return strata__err(db, STRATA_EINVAL, "out is NULL");
     *out = NULL;
@@ -454,6 +499,13 @@ int strata_doc_stat(strata *db, const void *id, size_t id_len, strata_doc_info *
     i->lsn = row.lsn;
     *out = i;
     return STRATA_OK;
+}
+
+int strata_doc_stat(strata *db, const void *id, size_t id_len, strata_doc_info **out) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = doc_stat_impl(db, id, id_len, out);
+    if (db) an_op_end(db->an, AN_OP_DOC_STAT, t0, rc);
+    return rc;
 }
 
 void strata_doc_info_free(strata_doc_info *i) {

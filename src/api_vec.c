@@ -17,6 +17,7 @@
  *            -> precommit (fsync logs) -> COMMIT -> batch_end(committed) -> index
  */
 #include "internal.h"
+#include "analytics/analytics.h"
 #include "vector/vec.h"
 #include "backup/backup.h"
 #include "util/util.h"
@@ -618,7 +619,7 @@ static int lock_coll(strata *db, const char *name, vcoll **out) {
     return STRATA_OK;
 }
 
-int strata_vec_put(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len, const float *vec,
+static int vec_put_impl(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len, const float *vec,
                    uint32_t dim) {
     if (!db) return STRATA_EINVAL;
     int rc;
@@ -648,7 +649,15 @@ int strata_vec_put(strata *db, strata_txn *txn, const char *name, const void *id
     return queue(db, txn, TXOP_VEC, o);
 }
 
-int strata_vec_delete(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len) {
+int strata_vec_put(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len, const float *vec,
+                   uint32_t dim) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = vec_put_impl(db, txn, name, id, id_len, vec, dim);
+    if (db) an_op_end(db->an, AN_OP_VEC_PUT, t0, rc);
+    return rc;
+}
+
+static int vec_delete_impl(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len) {
     if (!db) return STRATA_EINVAL;
     if (!valid_name(name)) return strata__err(db, STRATA_EINVAL, "collection names are [A-Za-z0-9_-]{1,64}");
     if (!id || id_len == 0 || id_len > STRATA_DOC_ID_MAX)
@@ -661,6 +670,13 @@ int strata_vec_delete(strata *db, strata_txn *txn, const char *name, const void 
     memcpy(o->id, id, id_len);
     o->id_len = id_len;
     return queue(db, txn, TXOP_VEC, o);
+}
+
+int strata_vec_delete(strata *db, strata_txn *txn, const char *name, const void *id, size_t id_len) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = vec_delete_impl(db, txn, name, id, id_len);
+    if (db) an_op_end(db->an, AN_OP_VEC_DELETE, t0, rc);
+    return rc;
 }
 
 int strata_vec_get(strata *db, const char *name, const void *id, size_t id_len, float *out, uint32_t dim) {
@@ -833,7 +849,7 @@ static int copy_id(void *ctx, const void *id, size_t len) {
     return STRATA_OK;
 }
 
-int strata_vec_search(strata *db, const char *name, const float *q, uint32_t dim, const strata_vec_search_opts *opts,
+static int vec_search_impl(strata *db, const char *name, const float *q, uint32_t dim, const strata_vec_search_opts *opts,
                       strata_vec_result **results, size_t *n) {
     if (!db) return STRATA_EINVAL;
     if (!results || !n) return strata__err(db, STRATA_EINVAL, "results and n are required");
@@ -893,6 +909,14 @@ out:
     free(set.v);
     free(hits);
     free(res);
+    return rc;
+}
+
+int strata_vec_search(strata *db, const char *name, const float *q, uint32_t dim, const strata_vec_search_opts *opts,
+                      strata_vec_result **results, size_t *n) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = vec_search_impl(db, name, q, dim, opts, results, n);
+    if (db) an_op_end(db->an, AN_OP_VEC_SEARCH, t0, rc);
     return rc;
 }
 

@@ -14,6 +14,7 @@
  * A crash before the switch commits leaves an output file the catalogue does not know
  * (removed at open); after it, victim files the catalogue does not know (same). */
 #include "internal.h"
+#include "analytics/analytics.h"
 #include "docs/codec.h"
 #include "docs/segment.h"
 #include "util/sha256.h"
@@ -208,11 +209,18 @@ static int copy_segment(copy_job *j, uint64_t seg) {
 
 static int compact_locked(strata *db, double threshold, strata_compact_stats *st);
 
-int strata_compact(strata *db, double threshold, strata_compact_stats *st) {
+static int compact_impl(strata *db, double threshold, strata_compact_stats *st) {
     if (!db) return STRATA_EINVAL;
     pthread_mutex_lock(&db->maint_mu); /* a backup in progress keeps its segments */
     int rc = compact_locked(db, threshold, st);
     pthread_mutex_unlock(&db->maint_mu);
+    return rc;
+}
+
+int strata_compact(strata *db, double threshold, strata_compact_stats *st) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = compact_impl(db, threshold, st);
+    if (db) an_op_end(db->an, AN_OP_COMPACT, t0, rc);
     return rc;
 }
 
@@ -420,7 +428,7 @@ static int check_content(void *ctx, const op_content *ct) {
 
 typedef struct seg_check { check_ctx *c; uint64_t active; seg_vec segs; } seg_check;
 
-int strata_check(strata *db, strata_problem_fn fn, void *ctx, uint64_t *problems) {
+static int check_impl(strata *db, strata_problem_fn fn, void *ctx, uint64_t *problems) {
     if (!db) return STRATA_EINVAL;
     if (problems) *problems = 0;
     check_ctx c = { db, fn, ctx, 0, { { 0 }, 0, { 0 }, 0, 0 }, 0 };
@@ -461,4 +469,11 @@ int strata_check(strata *db, strata_problem_fn fn, void *ctx, uint64_t *problems
     if (rc) return strata__err(db, rc, "check could not run: %s", strata_errstr(rc));
     if (problems) *problems = c.n;
     return STRATA_OK;
+}
+
+int strata_check(strata *db, strata_problem_fn fn, void *ctx, uint64_t *problems) {
+    uint64_t t0 = db ? an_op_start(db->an) : 0;
+    int rc = check_impl(db, fn, ctx, problems);
+    if (db) an_op_end(db->an, AN_OP_CHECK, t0, rc);
+    return rc;
 }
