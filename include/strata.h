@@ -683,13 +683,15 @@ STRATA_API void strata_server_close(strata_server *srv);
 /* ---- analytics ----
  * Metrics live in DIR/analytics.duckdb (DuckDB): the ADR's tables query_metrics,
  * embedding_metrics, reranking_metrics and system_metrics (same columns and types),
- * op_metrics (the built-in instrumentation: latency and status of public operations),
- * and an hourly rollup of each; doc/format/analytics.md describes them all.
+ * op_metrics (the built-in instrumentation: every public operation is counted, by
+ * outcome, in op_metrics_hourly; one in 128 is also kept with its latency as an
+ * op_metrics row), and an hourly rollup of each; doc/format/analytics.md describes
+ * them all.
  *
  * Recording never waits for the disk: strata_metric_* validate the record and copy it
  * into a bounded in-memory buffer (< 1 us); a background thread appends batches
  * through DuckDB's appender and updates the hourly rollups in the same transaction,
- * at least every quarter second. When the buffer is full, metric_when_full decides:
+ * within about half a second. When the buffer is full, metric_when_full decides:
  * STRATA_METRIC_DROP (default) drops the record, counts it in
  * strata_analytics_stats.dropped and returns STRATA_OK; STRATA_METRIC_BLOCK waits for
  * room. A failed write (a full disk) keeps the batch in memory and retries it;

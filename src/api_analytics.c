@@ -155,7 +155,7 @@ int strata_metric_query(strata *db, const strata_query_metric *m) {
     if (rc) return rc;
     if (!m) return strata__err(db, STRATA_EINVAL, "metric is NULL");
     an_rec r;
-    size_t l0, l1;
+    size_t l0 = 0, l1 = 0;
     if ((rc = check_time(db, m->timestamp_ms, &r.ts_us)) || (rc = check_text(db, "query_type", m->query_type, &l0)) ||
         (rc = check_text(db, "retrieval_strategy", m->retrieval_strategy, &l1)) ||
         (rc = check_float(db, "latency_ms", m->latency_ms, 1)))
@@ -177,7 +177,7 @@ int strata_metric_embedding(strata *db, const strata_embedding_metric *m) {
     if (rc) return rc;
     if (!m) return strata__err(db, STRATA_EINVAL, "metric is NULL");
     an_rec r;
-    size_t l0;
+    size_t l0 = 0;
     if ((rc = check_time(db, m->timestamp_ms, &r.ts_us)) || (rc = check_text(db, "model_name", m->model_name, &l0)) ||
         (rc = check_float(db, "embedding_time_ms", m->embedding_time_ms, 1)))
         return rc;
@@ -197,7 +197,7 @@ int strata_metric_reranking(strata *db, const strata_reranking_metric *m) {
     if (rc) return rc;
     if (!m) return strata__err(db, STRATA_EINVAL, "metric is NULL");
     an_rec r;
-    size_t l0;
+    size_t l0 = 0;
     if ((rc = check_time(db, m->timestamp_ms, &r.ts_us)) || (rc = check_text(db, "query_type", m->query_type, &l0)) ||
         (rc = check_float(db, "rerank_time_ms", m->rerank_time_ms, 1)) ||
         (rc = check_float(db, "quality_score", m->quality_score, 0)))
@@ -218,7 +218,7 @@ int strata_metric_system(strata *db, const strata_system_metric *m) {
     if (rc) return rc;
     if (!m) return strata__err(db, STRATA_EINVAL, "metric is NULL");
     an_rec r;
-    size_t l0, l1;
+    size_t l0 = 0, l1 = 0;
     if ((rc = check_time(db, m->timestamp_ms, &r.ts_us)) || (rc = check_text(db, "metric_name", m->metric_name, &l0)) ||
         (rc = check_text(db, "metric_unit", m->metric_unit, &l1)) ||
         (rc = check_float(db, "metric_value", m->metric_value, 0)))

@@ -26,13 +26,31 @@
 #include "analytics.h"
 
 #define AN_SCHEMA_VERSION 1
-#define AN_FLUSH_DELAY_MS 250        /* a record waits at most this long (plus a commit) */
+#define AN_FLUSH_DELAY_MS 500        /* a record waits at most this long (plus a commit) */
 #define AN_RETRY_MIN_MS 100          /* first retry after a failed write; doubles ... */
 #define AN_RETRY_MAX_MS 5000         /* ... up to this */
 #define AN_RETAIN_EVERY_MS (3600 * 1000)
+#define AN_COMPACT_EVERY_MS (60 * 1000) /* rollup delta rows folded per key */
+#define AN_COUNTS_EVERY_MS 1000      /* instrumentation counters looked at */
+#define AN_OP_SAMPLE 128             /* one operation in this many becomes an op_metrics row (a power of 2) */
 #define AN_POOL_MAX 8                /* idle connections kept for queries */
 #define AN_HOUR_US 3600000000LL
 #define AN_NBUCKETS 1920             /* log-linear latency histogram, see an_bucket() */
+#define AN_BATCH_ROWS 262144         /* records per transaction at most (while they stream in) */
+
+/* Outcome classes of an operation: STRATA_OK, STRATA_ENOTFOUND (a cache miss, a
+ * missing document), any other error. */
+enum { AN_OUT_OK, AN_OUT_NOTFOUND, AN_OUT_ERROR, AN_OUTCOMES };
+
+/* One thread's operation counters for one store: only that thread writes `count`
+ * (plain stores, no lock prefix); the flusher reads it and keeps its last look in
+ * `seen`. Found again by `owner` when the thread's cache misses. */
+typedef struct an_tblock {
+    _Atomic uint64_t count[AN_OP_COUNT][AN_OUTCOMES];
+    uint64_t seen[AN_OP_COUNT][AN_OUTCOMES];
+    pthread_t owner;
+    struct an_tblock *next;
+} an_tblock;
 
 typedef struct an_slot {
     _Atomic uint64_t seq;
@@ -50,12 +68,17 @@ struct analytics {
     uint64_t cap, mask;
     _Alignas(64) _Atomic uint64_t enq;
     _Alignas(64) uint64_t deq;        /* flusher only */
-    _Atomic uint64_t recorded, dropped, written, failed_flushes;
+    _Atomic uint64_t deq_pub;         /* deq as of the flusher's last take, for blocked producers */
+    _Atomic uint64_t dropped, written, failed_flushes;
     _Atomic int waiters;              /* producers blocked on a full ring */
     _Atomic int sleeping;             /* the flusher waits with nothing to do */
     uint64_t kick_mask;               /* a producer wakes the flusher every kick_mask+1 records */
     _Atomic int instrument;           /* built-in instrumentation on */
-    _Atomic uint64_t cache_hits, cache_misses;
+    uint64_t id;                      /* unique per handle: the threads' counter caches key on it */
+    _Atomic(an_tblock *) blocks;      /* every thread's counters */
+    uint64_t op_pending[AN_OP_COUNT][AN_OUTCOMES]; /* flusher: counted, not yet committed */
+    uint64_t cache_hits, cache_misses;  /* flusher: committed cache_get outcomes, for the sampler */
+    int64_t dirty_hour;               /* flusher: the oldest hour given delta rows since compaction */
 
     /* ---- the flusher thread ---- */
     pthread_t thread;
@@ -65,9 +88,9 @@ struct analytics {
     pthread_cond_t done_cv;           /* open, flush, space waiters wait here */
     int closing;
     int demand;                       /* a call needs the database: open it now */
-    uint64_t flush_target;            /* positions flush callers wait for */
+    uint64_t flush_reqs;              /* flush requests made ... */
+    uint64_t flush_served, flush_failed; /* ... answered by a cycle that wrote / failed */
     uint64_t done_pos;                /* every position below is written */
-    uint64_t attempts, fail_attempt;  /* cycle numbers; the last that failed */
     int last_err;
     char last_msg[256];
     uint64_t lost;                    /* records given up at close */
@@ -75,7 +98,7 @@ struct analytics {
     char open_msg[512];
 
     an_rec *batch;                    /* flusher only */
-    size_t nbatch;
+    size_t nbatch, batch_cap;
     uint64_t batch_end;               /* ring position after the batch's last record */
     int test_fail;
 
@@ -83,7 +106,6 @@ struct analytics {
     duckdb_database db;
     duckdb_connection fcon;           /* the flusher's: appends, rollups, retention */
     duckdb_data_chunk chunk[AN_NTABLES];
-    int staged;                       /* the flusher's TEMP staging tables exist */
     pthread_mutex_t write_mu;         /* a flusher cycle, retention, export's snapshot */
     pthread_mutex_t pool_mu;
     duckdb_connection pool[AN_POOL_MAX];

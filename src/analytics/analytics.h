@@ -168,8 +168,12 @@ int an_hourly(analytics *an, int table, int64_t from_ms, int64_t to_ms, an_curso
 
 /* ---- retention and export ---- */
 /* Delete raw rows older than retention_days (hour-aligned; their hourly rollups
- * stay). *deleted (may be NULL) receives the number of rows deleted. */
+ * stay), then compact the rollups. *deleted (may be NULL) receives the number of
+ * rows deleted. */
 int an_retain(analytics *an, uint64_t *deleted, char *err, size_t errlen);
+/* Fold the rollups' delta rows into one row per key for the hours written since the
+ * last pass (the flusher does it every minute; an_retain does it too). */
+int an_compact(analytics *an, char *err, size_t errlen);
 /* Parquet, hive layout: DIR/table=NAME/day=YYYY-MM-DD/data_0.parquet for every raw
  * and rollup table, one consistent snapshot. `dir` must not exist or be empty. */
 int an_export(analytics *an, const char *dir, uint64_t *files, char *err, size_t errlen);

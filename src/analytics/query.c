@@ -645,14 +645,6 @@ static int hour_window(analytics *an, int64_t from_ms, int64_t to_ms, strata_par
 /* Percentile q of each group of a histogram CTE `c` (cum, tot per group). */
 #define PCT(q, name) "min(bucket) FILTER (WHERE cum >= " q " * tot) AS " name
 #define CLAMP_MS(b, lo, hi) "least(greatest(" AN_SQL_BUCKET_VALUE(b) " / 1000.0, " lo "), " hi ")"
-#define CLAMP_US(b, lo, hi) "least(greatest(" AN_SQL_BUCKET_VALUE(b) ", " lo "), " hi ")"
-#define HIST_CTE(source)                                                                                        \
-    "WITH c AS (SELECT hour, dim1, dim2, bucket, "                                                              \
-    "sum(count) OVER (PARTITION BY hour, dim1, dim2 ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND "      \
-    "CURRENT ROW) AS cum, sum(count) OVER (PARTITION BY hour, dim1, dim2) AS tot "                              \
-    "FROM metric_histograms_hourly WHERE source = '" source "' AND hour >= $1 AND hour < $2), "                \
-    "p AS (SELECT hour, dim1, dim2, " PCT("0.5", "b50") ", " PCT("0.95", "b95") " FROM c GROUP BY ALL) "
-
 int an_latency_percentiles(analytics *an, int64_t from_ms, int64_t to_ms, an_cursor **out, char *err,
                            size_t errlen) {
     *out = NULL;
@@ -694,49 +686,40 @@ int an_embedding_throughput(analytics *an, int64_t from_ms, int64_t to_ms, an_cu
     return an_run(an, sql, p, 2, out, err, errlen);
 }
 
+/* Rollup rows are deltas (several per key until compaction folds them): every
+ * reader aggregates by key first. Percentiles are not here: a window function per
+ * (hour, group) over the histograms costs ~100 ms a day of data; the percentiles
+ * query covers any window, one hour included. */
 static const char *const hourly_sql[AN_NTABLES] = {
-    HIST_CTE("query_metrics.latency_ms")
-    "SELECT r.hour, r.query_type, r.retrieval_strategy, r.count, r.successes::DOUBLE / r.count AS success_rate, "
-    "r.latency_ms_sum / r.count AS avg_latency_ms, r.latency_ms_min::DOUBLE AS min_latency_ms, "
-    CLAMP_MS("p.b50", "r.latency_ms_min", "r.latency_ms_max") " AS p50_latency_ms, "
-    CLAMP_MS("p.b95", "r.latency_ms_min", "r.latency_ms_max") " AS p95_latency_ms, "
-    "r.latency_ms_max::DOUBLE AS max_latency_ms, r.result_count_sum::DOUBLE / r.count AS avg_result_count "
-    "FROM query_metrics_hourly r LEFT JOIN p ON p.hour = r.hour AND p.dim1 = r.query_type "
-    "AND p.dim2 = r.retrieval_strategy WHERE r.hour >= $1 AND r.hour < $2 "
-    "ORDER BY r.hour, r.query_type, r.retrieval_strategy",
+    "SELECT hour, query_type, retrieval_strategy, sum(count)::BIGINT AS count, "
+    "sum(successes)::DOUBLE / sum(count) AS success_rate, sum(latency_ms_sum) / sum(count) AS avg_latency_ms, "
+    "min(latency_ms_min)::DOUBLE AS min_latency_ms, max(latency_ms_max)::DOUBLE AS max_latency_ms, "
+    "sum(result_count_sum)::DOUBLE / sum(count) AS avg_result_count FROM query_metrics_hourly "
+    "WHERE hour >= $1 AND hour < $2 GROUP BY ALL ORDER BY ALL",
 
-    HIST_CTE("embedding_metrics.embedding_time_ms")
-    "SELECT r.hour, r.model_name, r.count, r.embedding_time_ms_sum / r.count AS avg_time_ms, "
-    "r.embedding_time_ms_min::DOUBLE AS min_time_ms, "
-    CLAMP_MS("p.b50", "r.embedding_time_ms_min", "r.embedding_time_ms_max") " AS p50_time_ms, "
-    CLAMP_MS("p.b95", "r.embedding_time_ms_min", "r.embedding_time_ms_max") " AS p95_time_ms, "
-    "r.embedding_time_ms_max::DOUBLE AS max_time_ms, r.text_length_sum AS text_chars, "
-    "r.dimension_min, r.dimension_max "
-    "FROM embedding_metrics_hourly r LEFT JOIN p ON p.hour = r.hour AND p.dim1 = r.model_name "
-    "WHERE r.hour >= $1 AND r.hour < $2 ORDER BY r.hour, r.model_name",
+    "SELECT hour, model_name, sum(count)::BIGINT AS count, sum(embedding_time_ms_sum) / sum(count) AS avg_time_ms, "
+    "min(embedding_time_ms_min)::DOUBLE AS min_time_ms, max(embedding_time_ms_max)::DOUBLE AS max_time_ms, "
+    "sum(text_length_sum)::BIGINT AS text_chars, min(dimension_min) AS dimension_min, "
+    "max(dimension_max) AS dimension_max FROM embedding_metrics_hourly WHERE hour >= $1 AND hour < $2 "
+    "GROUP BY ALL ORDER BY ALL",
 
-    HIST_CTE("reranking_metrics.rerank_time_ms")
-    "SELECT r.hour, r.query_type, r.count, r.document_count_sum::DOUBLE / r.count AS avg_document_count, "
-    "r.rerank_time_ms_sum / r.count AS avg_rerank_time_ms, "
-    CLAMP_MS("p.b50", "r.rerank_time_ms_min", "r.rerank_time_ms_max") " AS p50_rerank_time_ms, "
-    CLAMP_MS("p.b95", "r.rerank_time_ms_min", "r.rerank_time_ms_max") " AS p95_rerank_time_ms, "
-    "r.rerank_time_ms_max::DOUBLE AS max_rerank_time_ms, r.quality_score_sum / r.count AS avg_quality_score, "
-    "r.quality_score_min::DOUBLE AS min_quality_score, r.quality_score_max::DOUBLE AS max_quality_score "
-    "FROM reranking_metrics_hourly r LEFT JOIN p ON p.hour = r.hour AND p.dim1 = r.query_type "
-    "WHERE r.hour >= $1 AND r.hour < $2 ORDER BY r.hour, r.query_type",
+    "SELECT hour, query_type, sum(count)::BIGINT AS count, "
+    "sum(document_count_sum)::DOUBLE / sum(count) AS avg_document_count, "
+    "sum(rerank_time_ms_sum) / sum(count) AS avg_rerank_time_ms, min(rerank_time_ms_min)::DOUBLE AS "
+    "min_rerank_time_ms, max(rerank_time_ms_max)::DOUBLE AS max_rerank_time_ms, "
+    "sum(quality_score_sum) / sum(count) AS avg_quality_score, min(quality_score_min)::DOUBLE AS "
+    "min_quality_score, max(quality_score_max)::DOUBLE AS max_quality_score FROM reranking_metrics_hourly "
+    "WHERE hour >= $1 AND hour < $2 GROUP BY ALL ORDER BY ALL",
 
-    "SELECT hour, metric_name, metric_unit, count, metric_value_sum / count AS avg_value, "
-    "metric_value_min::DOUBLE AS min_value, metric_value_max::DOUBLE AS max_value, "
-    "metric_value_last::DOUBLE AS last_value FROM system_metrics_hourly "
-    "WHERE hour >= $1 AND hour < $2 ORDER BY hour, metric_name, metric_unit",
+    "SELECT hour, metric_name, metric_unit, sum(count)::BIGINT AS count, sum(metric_value_sum) / sum(count) AS "
+    "avg_value, min(metric_value_min)::DOUBLE AS min_value, max(metric_value_max)::DOUBLE AS max_value, "
+    "arg_max(metric_value_last, last_timestamp)::DOUBLE AS last_value FROM system_metrics_hourly "
+    "WHERE hour >= $1 AND hour < $2 GROUP BY ALL ORDER BY ALL",
 
-    HIST_CTE("op_metrics.latency_us")
-    "SELECT r.hour, r.op, r.count, r.errors, r.latency_us_sum::DOUBLE / r.count AS avg_latency_us, "
-    CLAMP_US("p.b50", "r.latency_us_min", "r.latency_us_max") " AS p50_latency_us, "
-    CLAMP_US("p.b95", "r.latency_us_min", "r.latency_us_max") " AS p95_latency_us, "
-    "r.latency_us_max AS max_latency_us "
-    "FROM op_metrics_hourly r LEFT JOIN p ON p.hour = r.hour AND p.dim1 = r.op "
-    "WHERE r.hour >= $1 AND r.hour < $2 ORDER BY r.hour, r.op",
+    "SELECT hour, op, sum(count)::BIGINT AS count, sum(errors)::BIGINT AS errors, sum(sampled)::BIGINT AS sampled, "
+    "sum(latency_us_sum)::DOUBLE / nullif(sum(sampled), 0) AS avg_latency_us, min(latency_us_min) AS "
+    "min_latency_us, max(latency_us_max) AS max_latency_us FROM op_metrics_hourly "
+    "WHERE hour >= $1 AND hour < $2 GROUP BY ALL ORDER BY ALL",
 };
 
 int an_hourly(analytics *an, int table, int64_t from_ms, int64_t to_ms, an_cursor **out, char *err,
