@@ -353,6 +353,24 @@ static int create_locked(strata *db, const char *dest, char **name_out) {
     }
     free(colls.v);
     if (rc) goto out;
+    /* Analytics: flushed, paused and checkpointed while its file is copied. */
+    if (db->an) {
+        const char *apath = NULL;
+        char *adst = join(dir, "analytics.duckdb");
+        memset(&f, 0, sizeof f);
+        snprintf(f.path, sizeof f.path, "analytics.duckdb");
+        if (!adst) rc = strata__err(db, STRATA_ENOMEM, "out of memory");
+        else if ((rc = an_backup_pause(db->an, &apath, err, sizeof err)) != STRATA_OK)
+            strata__err(db, rc, "backup: analytics: %s", err);
+        else {
+            rc = bk_copy(apath, adst, UINT64_MAX, f.sha256, &f.size, c.err, sizeof c.err);
+            an_backup_resume(db->an);
+            if (!rc) rc = bk_manifest_add(&m, &f);
+            if (rc) strata__err(db, rc, "backup: analytics: %s", *c.err ? c.err : strata_errstr(rc));
+        }
+        free(adst);
+        if (rc) goto out;
+    }
     if ((segs.n && (e = su_fsync_dir(q))) || (e = su_fsync_dir(dir))) {
         rc = strata__err(db, su_errno_status(e), "backup: fsync: %s", strerror(e));
         goto out;

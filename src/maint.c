@@ -462,6 +462,17 @@ static int check_impl(strata *db, strata_problem_fn fn, void *ctx, uint64_t *pro
     }
     if (!rc) rc = op_r_contents(db->op, 0, check_content, &c);
     if (!rc) rc = strata__vec_check(db, op_problem, &c);
+    if (!rc && db->an) {
+        /* analytics.duckdb opens and answers. */
+        an_cursor *cur = NULL;
+        char err[256] = "";
+        int has = 0;
+        int r = an_sql(db->an, "SELECT count(*) FROM duckdb_tables()", NULL, 0, 0, &cur, err, sizeof err);
+        if (!r) r = an_cursor_next(cur, &has, err, sizeof err);
+        an_cursor_close(cur);
+        if (r == STRATA_ENOMEM) rc = r;
+        else if (r) problem(&c, "analytics.duckdb: %s", err);
+    }
     pthread_mutex_unlock(&db->read_mu);
     pthread_mutex_unlock(&db->write_mu);
     free(segs.v);

@@ -126,6 +126,14 @@ static void test_basic(const char *base) {
     uint64_t problems = 9;
     CHECK_OK(strata_backup_verify(dest, name, NULL, NULL, &problems));
     CHECK(problems == 0);
+    /* Every backend is in it: the catalogue, segments, vectors, analytics. */
+    char *bdir = path2(dest, name), *an = path2(bdir, "analytics.duckdb"), *vl = path2(bdir, "vectors/v/vectors.log");
+    struct stat ast;
+    CHECK(stat(an, &ast) == 0 && ast.st_size > 0);
+    CHECK(stat(vl, &ast) == 0 && ast.st_size > 0);
+    free(bdir);
+    free(an);
+    free(vl);
     CHECK_OK(strata_backup_restore(dest, name, target, 0));
     strata *r = open_store(target);
     CHECK(state_is(r, 20));

@@ -177,6 +177,11 @@ int an_compact(analytics *an, char *err, size_t errlen);
 /* Parquet, hive layout: DIR/table=NAME/day=YYYY-MM-DD/data_0.parquet for every raw
  * and rollup table, one consistent snapshot. `dir` must not exist or be empty. */
 int an_export(analytics *an, const char *dir, uint64_t *files, char *err, size_t errlen);
+/* For backups (an_backup.c): flush, pause the flusher's writes and CHECKPOINT; on
+ * success *path is analytics.duckdb's path, which stays unchanged until
+ * an_backup_resume. On failure nothing stays paused. */
+int an_backup_pause(analytics *an, const char **path, char *err, size_t errlen);
+void an_backup_resume(analytics *an);
 
 /* ---- tests ---- */
 /* Make the next `n` flush attempts fail after appending (to prove a failed attempt
