@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -481,6 +482,49 @@ static void test_write_error(void) {
     t_rmtree(dir);
 }
 
+/* A real full disk (a 4 MiB tmpfs: needs root, else skipped): STRATA_ENOSPC with
+ * DuckDB's message, the rows written before survive, and the records of the failed
+ * batch are written once space is back. */
+static void test_enospc(void) {
+    char *base = t_tmpdir("an-enospc");
+    char mnt[4200], dir[4300], fill[4300];
+    snprintf(mnt, sizeof mnt, "%s/mnt", base);
+    mkdir(mnt, 0700);
+    if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=4m") != 0) {
+        printf("skip: full-disk test (cannot mount a tmpfs here)\n");
+        t_rmtree(base);
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s/store", mnt);
+    snprintf(fill, sizeof fill, "%s/fill", mnt);
+    strata *db = open_store(dir, NULL);
+    strata_query_metric q = { 1737000000000, "search", 1.0, 1, 1, "dense" };
+    CHECK_OK(strata_metric_query(db, &q));
+    CHECK_OK(strata_metric_flush(db));
+    FILE *f = fopen(fill, "wb");
+    static char block[65536];
+    while (f && fwrite(block, 1, sizeof block, f) == sizeof block) {}
+    if (f) fclose(f);
+    char name[64];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(name, sizeof name, "query-type-number-%d", i);
+        strata_query_metric m = { 1737000000000 + i, name, 2.0, 1, 1, "dense" };
+        CHECK_OK(strata_metric_query(db, &m));
+    }
+    CHECK_RC(strata_metric_flush(db), STRATA_ENOSPC);
+    CHECK(strstr(strata_errmsg(db), "No space left on device") != NULL);
+    CHECK(q1(db, "SELECT count(*) FROM query_metrics") == 1);
+    unlink(fill);
+    int rc = STRATA_ENOSPC;
+    for (int i = 0; i < 100 && rc; i++) rc = strata_metric_flush(db);
+    CHECK_OK(rc);
+    CHECK(q1(db, "SELECT count(*) FROM query_metrics") == 2001);
+    CHECK(q1(db, "SELECT sum(count) FROM query_metrics_hourly") == 2001);
+    CHECK_OK(strata_close(db));
+    umount2(mnt, MNT_DETACH);
+    t_rmtree(base);
+}
+
 /* User SQL dropped a table: the flusher re-creates the schema and retries. */
 static void test_dropped_table(void) {
     char *dir = t_tmpdir("an-drop");
@@ -666,6 +710,7 @@ int main(void) {
     test_block_policy_threads();
     test_failed_flush_and_drops();
     test_write_error();
+    test_enospc();
     test_dropped_table();
     test_instrumentation();
     test_sampler();

@@ -36,7 +36,7 @@
 #define AN_POOL_MAX 8                /* idle connections kept for queries */
 #define AN_HOUR_US 3600000000LL
 #define AN_NBUCKETS 1920             /* log-linear latency histogram, see an_bucket() */
-#define AN_BATCH_ROWS 262144         /* records per transaction at most (while they stream in) */
+#define AN_BATCH_ROWS 245760         /* records per transaction at most: two DuckDB row groups */
 
 /* Outcome classes of an operation: STRATA_OK, STRATA_ENOTFOUND (a cache miss, a
  * missing document), any other error. */

@@ -649,10 +649,21 @@ typedef struct an_agg {
     size_t nhist, hist_cap;
 } an_agg;
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) { h ^= s[i]; h *= 0x100000001b3ull; }
-    return h;
+/* A group key's hash: 8 bytes at a time, multiply-xorshift mixing. */
+static inline uint64_t mix64(uint64_t h, uint64_t v) {
+    h ^= v * 0x9e3779b97f4a7c15ull;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
+}
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n) {
+    uint64_t v;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&v, p, 8);
+        h = mix64(h, v);
+    }
+    v = 0;
+    memcpy(&v, p, n);
+    return mix64(h, v ^ ((uint64_t)n << 56));
 }
 
 static int agg_grow_slots(an_agg *a) {
@@ -690,11 +701,9 @@ static uint32_t *agg_hist(an_agg *a) {
 static an_group *agg_find(an_agg *a, uint8_t table, int64_t hour, const char *s0, uint32_t len0, const char *s1,
                           uint32_t len1) {
     uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv(h, &table, 1);
-    h = fnv(h, &hour, sizeof hour);
-    h = fnv(h, s0, len0);
-    h = fnv(h, "\0", 1);
-    h = fnv(h, s1, len1);
+    h = mix64(h, (uint64_t)hour ^ ((uint64_t)table << 60));
+    h = hash_bytes(h, s0, len0);
+    h = hash_bytes(h, s1, len1);
     if ((a->n + 1) * 2 > a->nslots && agg_grow_slots(a) != STRATA_OK) return NULL;
     size_t k = h & (a->nslots - 1);
     for (; a->slots[k]; k = (k + 1) & (a->nslots - 1)) {
