@@ -71,6 +71,12 @@ static int64_t pttl(strata *db, const char *k) {
     return rc == STRATA_ENOTFOUND ? -2 : t;
 }
 
+static int count_keys(void *ctx, const void *key, size_t len) {
+    (void)key; (void)len;
+    (*(int *)ctx)++;
+    return 0;
+}
+
 static int collect_old(void *ctx, const void *data, size_t len) {
     snprintf(ctx, 64, "%.*s", (int)len, (const char *)data);
     return 0;
@@ -106,6 +112,55 @@ static void test_basics(strata *db) {
     CHECK(strcmp(get(db, "a"), "a much longer value than before, to move the entry") == 0);
     CHECK_OK(set(db, "a", "s"));
     CHECK(strcmp(get(db, "a"), "s") == 0);
+    AUDIT(db);
+}
+
+/* Keys on both sides of the short/long key encoding (63/64 bytes), with and without
+ * TTLs, through every operation that resizes or moves an entry. */
+static void test_key_lengths(strata *db) {
+    CHECK_OK(strata_cache_flush(db));
+    size_t lens[] = { 0, 1, 62, 63, 64, 65, 1000, 100000 };
+    char *k = malloc(100001);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t kl = lens[i];
+        for (size_t j = 0; j < kl; j++) k[j] = (char)('a' + (j * 7 + i) % 26);
+        void *v;
+        size_t n;
+        CHECK_OK(strata_cache_set(db, k, kl, "v1", 2, NULL));
+        strata_cache_set_opts o = { 0 };
+        o.ttl_mode = STRATA_CACHE_TTL_REL;
+        o.ttl = 5000 + (int64_t)i;
+        CHECK_OK(strata_cache_set(db, k, kl, "value-two", 9, &o));
+        CHECK_OK(strata_cache_append(db, k, kl, "-and-more-bytes-to-grow-the-entry", 33, &n));
+        CHECK(n == 42);
+        int64_t t = 0;
+        CHECK_OK(strata_cache_ttl(db, k, kl, &t, NULL));
+        CHECK(t == 5000 + (int64_t)i);
+        CHECK_OK(strata_cache_get(db, k, kl, &v, &n));
+        CHECK(n == 42 && memcmp(v, "value-two-and-more", 18) == 0);
+        strata_free(v);
+        CHECK_OK(strata_cache_set(db, k, kl, "7", 1, &o)); /* shrink, TTL kept by the new one */
+        CHECK_OK(strata_cache_incrby(db, k, kl, 3, &t));
+        CHECK(t == 10);
+        CHECK_OK(strata_cache_persist(db, k, kl, NULL));
+        CHECK_OK(strata_cache_expire(db, k, kl, STRATA_CACHE_TTL_REL, 100, 0, NULL));
+        o.ttl_mode = STRATA_CACHE_TTL_KEEP;
+        CHECK_OK(strata_cache_set(db, k, kl, "a longer value than before", 26, &o));
+        CHECK_OK(strata_cache_ttl(db, k, kl, &t, NULL));
+        CHECK(t == 100);
+    }
+    uint64_t size = 0, cur = 0;
+    CHECK_OK(strata_cache_dbsize(db, &size));
+    CHECK(size == sizeof lens / sizeof lens[0]);
+    int seen = 0;
+    do CHECK_OK(strata_cache_scan(db, cur, NULL, 100, count_keys, &seen, &cur)); while (cur);
+    CHECK(seen == (int)(sizeof lens / sizeof lens[0]));
+    AUDIT(db);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        for (size_t j = 0; j < lens[i]; j++) k[j] = (char)('a' + (j * 7 + i) % 26);
+        CHECK_OK(strata_cache_del(db, k, lens[i]));
+    }
+    free(k);
     AUDIT(db);
 }
 
@@ -886,6 +941,7 @@ int main(void) {
     char *dir = t_tmpdir("cache");
     strata *db = open_store(dir, 1);
     test_basics(db);
+    test_key_lengths(db);
     test_set_options(db);
     test_getex_getdel(db);
     test_expire(db);

@@ -15,12 +15,16 @@
  * for a whole rehash. SCAN's cursor is Redis's reverse-binary cursor per shard,
  * which survives resizes between calls.
  *
- * Entries. One malloc per key: a 40-byte header (chain link, two list links, 32 bits
- * of hash, expiry-heap index, key and value lengths with the segment in two spare
- * bits), then the key bytes, then the value bytes. A TTL costs 16 more bytes in the
- * shard's expiry heap, only for keys that have one. The memory counted is what the
- * allocator really hands out (malloc_usable_size + its 8-byte chunk header), plus
- * bucket arrays, heaps and sketches: used_memory is the cache's true footprint.
+ * Entries. One malloc per key: a 28-byte header (chain link, two list links, the
+ * value's length with the segment in its two spare bits), a tag byte (TTL flag, and
+ * the length of a key under 64 bytes; longer keys add 4 bytes of length), the key,
+ * the value, and for a key with a TTL its 4-byte slot in the shard's expiry heap
+ * (plus 16 bytes in the heap). The hash is not stored: resizes and evictions
+ * recompute it from the key. The memory counted is what the allocator really hands
+ * out (malloc_usable_size + its 8-byte chunk header), plus bucket arrays, heaps and
+ * sketches: used_memory is the cache's true footprint. An 11-byte key with a 64-byte
+ * value costs 112 bytes of entry (Redis: ~150 with its dictEntry, robj and sds),
+ * ~10 of buckets and ~10 of sketch.
  *
  * Eviction: W-TinyLFU (Einziger, Friedman, Manes, "TinyLFU: A Highly Efficient Cache
  * Admission Policy", 2017), laid out as Caffeine does:
@@ -29,6 +33,9 @@
  *                                                  |                    \__ main: segmented LRU __/
  *                                                  +--rejected--> evicted
  *
+ * The three segments are LRU lists kept in CLOCK fashion: a hit sets a bit in the
+ * entry, and eviction reorders lazily (second chance, promotion on reach), so a
+ * read never touches other entries' memory.
  * A 4-bit count-min sketch (one 64-byte block per key hash, halved every 10 x its
  * width additions so old popularity fades) estimates how often each key - present
  * or not - was asked for. When memory must be freed, the oldest window overflow
@@ -53,6 +60,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,13 +76,53 @@ enum { SEG_WINDOW = 0, SEG_PROBATION = 1, SEG_PROTECTED = 2 };
 typedef struct centry {
     struct centry *hnext;        /* hash chain */
     struct centry *prev, *next;  /* segment list: prev toward the MRU head */
-    uint32_t hash;               /* low 32 bits of the key's hash */
-    uint32_t heap;               /* 1-based index in the shard's expiry heap; 0: no TTL */
-    uint32_t klen;
     uint32_t vlen : 30;
     uint32_t seg : 2;
-    unsigned char data[];        /* key, then value */
+    unsigned char data[];        /* tag, [klen], key, value, [heap slot] */
 } centry;
+
+/* data[0], the tag: bit 7 the entry has a TTL (its 1-based expiry-heap slot, 4
+ * bytes, follows the value); bit 6 a long key (its length follows as 4 bytes);
+ * bit 5 referenced (read or written since eviction last looked at it); bits 0-4
+ * the length of a short key (< 32 bytes, nearly every key). */
+#define E_HDR offsetof(centry, data) /* 28 */
+#define TAG_TTL 0x80u
+#define TAG_LONG 0x40u
+#define TAG_REF 0x20u
+#define SHORT_KEY_MAX 31
+
+_Static_assert(offsetof(centry, data) == 28, "an entry header is 28 bytes");
+
+static inline size_t e_klen(const centry *e) {
+    if (!(e->data[0] & TAG_LONG)) return e->data[0] & SHORT_KEY_MAX;
+    uint32_t v;
+    memcpy(&v, e->data + 1, sizeof v);
+    return v;
+}
+static inline size_t key_prefix(size_t kl) { return kl <= SHORT_KEY_MAX ? 1 : 5; }
+static inline unsigned char *e_key(const centry *e) {
+    return (unsigned char *)e->data + (e->data[0] & TAG_LONG ? 5 : 1);
+}
+static inline unsigned char *e_val(const centry *e) { return e_key(e) + e_klen(e); }
+static inline int e_ttl(const centry *e) { return (e->data[0] & TAG_TTL) != 0; }
+static inline int e_ref(const centry *e) { return (e->data[0] & TAG_REF) != 0; }
+static inline void e_clear_ref(centry *e) { e->data[0] = (unsigned char)(e->data[0] & ~TAG_REF); }
+static inline void e_set_ttl(centry *e, int on) {
+    e->data[0] = (unsigned char)(on ? e->data[0] | TAG_TTL : e->data[0] & ~TAG_TTL);
+}
+/* Bytes of the allocation in use: header, tag, key, value, slot. */
+static inline size_t e_size(const centry *e, size_t vlen) {
+    size_t kl = e_klen(e);
+    return E_HDR + key_prefix(kl) + kl + vlen + (e_ttl(e) ? sizeof(uint32_t) : 0);
+}
+
+/* The heap slot of an entry with a TTL lives after its value (unaligned). */
+static inline uint32_t e_slot(const centry *e) {
+    uint32_t v = 0;
+    if (e_ttl(e)) memcpy(&v, e_val(e) + e->vlen, sizeof v);
+    return v;
+}
+static inline void e_set_slot(centry *e, uint32_t v) { memcpy(e_val(e) + e->vlen, &v, sizeof v); }
 
 typedef struct clist { centry *head, *tail; uint64_t bytes; } clist;
 typedef struct heapent { int64_t at; centry *e; } heapent;
@@ -172,6 +220,10 @@ static inline shard *shard_of(lpart *p, uint64_t h) {
     return &p->sh[p->bits ? h >> (64 - p->bits) : 0];
 }
 
+/* Entries do not store their hash (4 bytes saved per key): chains and resizes
+ * recompute it from the key, which for a short key costs a few nanoseconds. */
+static inline uint64_t e_hash(lpart *p, const centry *e) { return hash_key(p->seed, e_key(e), e_klen(e)); }
+
 /* ---- memory ---- */
 static inline uint64_t ecost(const centry *e) {
     return malloc_usable_size((void *)e) + ALLOC_OVERHEAD;
@@ -185,8 +237,9 @@ static inline uint64_t arr_cost(uint64_t bytes) {
 }
 
 uint64_t cache_entry_cost(size_t klen, size_t vlen) {
-    void *m = malloc(sizeof(centry) + klen + vlen);
-    if (!m) return sizeof(centry) + klen + vlen + ALLOC_OVERHEAD;
+    size_t n = E_HDR + key_prefix(klen) + klen + vlen;
+    void *m = malloc(n);
+    if (!m) return n + ALLOC_OVERHEAD;
     uint64_t c = malloc_usable_size(m) + ALLOC_OVERHEAD;
     free(m);
     return c;
@@ -217,10 +270,15 @@ static uint64_t ceil_pow2(uint64_t x) {
     return p;
 }
 
+/* The sketch follows the shard's key count: one 64-bit word (16 counters) per key,
+ * rounded up to a power of two, as Caffeine sizes it to the cache's capacity. It
+ * grows when the keys outnumber its words and shrinks below a quarter (a flush, a
+ * lowered maxmemory), so it never holds memory the keys no longer need. A resize
+ * starts from zero counts. */
 static void sketch_resize(lpart *p, shard *s, uint64_t want) {
     uint64_t words = ceil_pow2(want < SKETCH_MIN_WORDS ? SKETCH_MIN_WORDS : want);
     if (words > SKETCH_MAX_WORDS) words = SKETCH_MAX_WORDS;
-    if (words <= s->sk.words) return;
+    if (words == s->sk.words) return;
     uint64_t *t = calloc(words, sizeof *t);
     if (!t) return; /* keep the old one: a smaller sketch is still a sketch */
     acct(p, s, (int64_t)arr_cost(words * 8) - (int64_t)arr_cost(s->sk.words * 8));
@@ -235,6 +293,10 @@ static void sketch_resize(lpart *p, shard *s, uint64_t want) {
 static inline uint64_t spread32(uint32_t h) {
     uint64_t x = (uint64_t)h * 0x9e3779b97f4a7c15ull;
     return x ^ (x >> 31);
+}
+
+static inline void sketch_prefetch(const sketch *k, uint32_t h) {
+    if (k->t) __builtin_prefetch(&k->t[(spread32(h) & k->block_mask) << 3], 1);
 }
 
 static unsigned sketch_freq(const sketch *k, uint32_t h) {
@@ -290,7 +352,7 @@ static inline uint64_t rng_next(shard *s) {
 /* ---- expiry heap (min-heap on time; entries know their slot) ---- */
 static inline void heap_place(shard *s, uint32_t i, heapent h) {
     s->heap[i] = h;
-    h.e->heap = i + 1;
+    e_set_slot(h.e, i + 1);
 }
 static void heap_up(shard *s, uint32_t i) {
     heapent h = s->heap[i];
@@ -315,44 +377,60 @@ static void heap_down(shard *s, uint32_t i) {
     }
     heap_place(s, i, h);
 }
-static int heap_set(lpart *p, shard *s, centry *e, int64_t at) {
-    if (e->heap) {
-        uint32_t i = e->heap - 1;
+static centry *entry_realloc(lpart *p, shard *s, centry *e, size_t size, uint32_t slot);
+
+/* Give e a TTL at `at` (or move it). An entry without one grows by its 4-byte slot
+ * first, which may move it: the entry to use afterwards is returned (NULL: out of
+ * memory, e unchanged). */
+static centry *heap_set(lpart *p, shard *s, centry *e, int64_t at) {
+    uint32_t slot = e_slot(e);
+    if (slot) {
+        uint32_t i = slot - 1;
         int64_t old = s->heap[i].at;
         s->heap[i].at = at;
         if (at < old) heap_up(s, i); else heap_down(s, i);
-        return STRATA_OK;
+        return e;
     }
     if (s->nheap == s->heapcap) {
         uint32_t cap = s->heapcap ? s->heapcap * 2 : 16;
-        if (cap <= s->heapcap) return STRATA_ENOMEM;
+        if (cap <= s->heapcap) return NULL;
         heapent *n = realloc(s->heap, (size_t)cap * sizeof *n);
-        if (!n) return STRATA_ENOMEM;
+        if (!n) return NULL;
         acct(p, s, (int64_t)arr_cost((uint64_t)cap * sizeof *n) - (int64_t)arr_cost((uint64_t)s->heapcap * sizeof *n));
         s->heap = n;
         s->heapcap = cap;
     }
+    size_t need = e_size(e, e->vlen) + sizeof(uint32_t);
+    if (need > malloc_usable_size(e)) {
+        centry *n = entry_realloc(p, s, e, need, 0);
+        if (!n) return NULL;
+        e = n;
+    }
+    e_set_ttl(e, 1);
     uint32_t i = s->nheap++;
     s->heap[i] = (heapent){ at, e };
-    e->heap = i + 1;
+    e_set_slot(e, i + 1);
     heap_up(s, i);
     cache_ttl_seen(p->c);
-    return STRATA_OK;
+    return e;
 }
+/* Remove e's TTL; its slot bytes stay allocated as slack. */
 static void heap_del(shard *s, centry *e) {
-    if (!e->heap) return;
-    uint32_t i = e->heap - 1;
-    e->heap = 0;
+    uint32_t slot = e_slot(e);
+    if (!slot) return;
+    uint32_t i = slot - 1;
+    e_set_ttl(e, 0);
     s->nheap--;
     if (i == s->nheap) return;
     heapent last = s->heap[s->nheap];
     int64_t old = s->heap[i].at;
     s->heap[i] = last;
-    last.e->heap = i + 1;
+    e_set_slot(last.e, i + 1);
     if (last.at < old) heap_up(s, i); else heap_down(s, i);
 }
 static inline int64_t entry_at(const shard *s, const centry *e) {
-    return e->heap ? s->heap[e->heap - 1].at : -1;
+    uint32_t slot = e_slot(e);
+    return slot ? s->heap[slot - 1].at : -1;
 }
 
 /* ---- hash table ---- */
@@ -377,7 +455,7 @@ static void rehash_step(lpart *p, shard *s, unsigned n) {
         }
         while (e) {
             centry *next = e->hnext;
-            uint64_t idx = e->hash & (s->tsize[1] - 1);
+            uint64_t idx = e_hash(p, e) & (s->tsize[1] - 1);
             e->hnext = s->tab[1][idx];
             s->tab[1][idx] = e;
             e = next;
@@ -398,6 +476,7 @@ static void resize_start(lpart *p, shard *s, uint64_t size) {
 }
 
 static inline void resize_check(lpart *p, shard *s) {
+    if (s->sk.words > SKETCH_MIN_WORDS && s->keys * 4 < s->sk.words) sketch_resize(p, s, s->keys * 2);
     if (s->rehash >= 0) return;
     if (s->keys >= s->tsize[0]) resize_start(p, s, s->tsize[0] * 2);
     else if (s->tsize[0] > HT_MIN && s->keys < s->tsize[0] / 8) resize_start(p, s, ceil_pow2(s->keys * 2 + 1));
@@ -408,24 +487,25 @@ static centry *ht_find(lpart *p, shard *s, uint32_t h, const void *k, size_t kl)
     for (int t = 0; t < 2; t++) {
         if (!s->tab[t]) break;
         for (centry *e = s->tab[t][h & (s->tsize[t] - 1)]; e; e = e->hnext)
-            if (e->hash == h && e->klen == kl && memcmp(e->data, k, kl) == 0) return e;
+            if (e_klen(e) == kl && memcmp(e_key(e), k, kl) == 0) return e;
     }
     return NULL;
 }
 
 /* The link (bucket slot or a predecessor's hnext) that points at e. */
-static centry **ht_link(shard *s, centry *e) {
+static centry **ht_link(lpart *p, shard *s, centry *e) {
+    uint64_t h = e_hash(p, e);
     for (int t = 0; t < 2; t++) {
         if (!s->tab[t]) break;
-        for (centry **l = &s->tab[t][e->hash & (s->tsize[t] - 1)]; *l; l = &(*l)->hnext)
+        for (centry **l = &s->tab[t][h & (s->tsize[t] - 1)]; *l; l = &(*l)->hnext)
             if (*l == e) return l;
     }
     return NULL;
 }
 
-static void ht_add(shard *s, centry *e) {
+static void ht_add(shard *s, centry *e, uint64_t h) {
     int t = s->rehash >= 0 ? 1 : 0;
-    uint64_t idx = e->hash & (s->tsize[t] - 1);
+    uint64_t idx = h & (s->tsize[t] - 1);
     e->hnext = s->tab[t][idx];
     s->tab[t][idx] = e;
 }
@@ -434,7 +514,7 @@ static void ht_add(shard *s, centry *e) {
 enum { GONE_DELETED, GONE_EVICTED, GONE_EXPIRED };
 
 static void entry_remove(lpart *p, shard *s, centry *e, int why) {
-    centry **l = ht_link(s, e);
+    centry **l = ht_link(p, s, e);
     if (l) *l = e->hnext;
     uint64_t c = ecost(e);
     list_unlink(&s->seg[e->seg], e);
@@ -448,22 +528,26 @@ static void entry_remove(lpart *p, shard *s, centry *e, int why) {
 }
 
 /* A new entry with key k and room for a value of vl bytes (value not copied). */
-static centry *entry_new(uint32_t h, const void *k, size_t kl, size_t vl) {
-    centry *e = malloc(sizeof *e + kl + vl);
+static centry *entry_new(const void *k, size_t kl, size_t vl) {
+    centry *e = malloc(E_HDR + key_prefix(kl) + kl + vl);
     if (!e) return NULL;
     e->hnext = e->prev = e->next = NULL;
-    e->hash = h;
-    e->heap = 0;
-    e->klen = (uint32_t)kl;
+    if (kl <= SHORT_KEY_MAX) {
+        e->data[0] = (unsigned char)kl;
+    } else {
+        uint32_t l = (uint32_t)kl;
+        e->data[0] = TAG_LONG;
+        memcpy(e->data + 1, &l, sizeof l);
+    }
     e->vlen = (uint32_t)vl;
     e->seg = SEG_WINDOW;
-    memcpy(e->data, k, kl);
+    memcpy(e_key(e), k, kl);
     return e;
 }
 
-static void entry_insert(lpart *p, shard *s, centry *e) {
+static void entry_insert(lpart *p, shard *s, centry *e, uint64_t h) {
     uint64_t c = ecost(e);
-    ht_add(s, e);
+    ht_add(s, e, h);
     e->seg = SEG_WINDOW;
     list_push(&s->seg[SEG_WINDOW], e);
     s->seg[SEG_WINDOW].bytes += c;
@@ -472,34 +556,44 @@ static void entry_insert(lpart *p, shard *s, centry *e) {
     if (s->keys > s->sk.words && s->sk.words < SKETCH_MAX_WORDS) sketch_resize(p, s, s->keys);
 }
 
-/* Resize e's allocation to hold a value of vl bytes (value bytes are preserved up
- * to min(old, new)); every pointer to e is fixed. NULL on malloc failure (e intact). */
-static centry *entry_resize(lpart *p, shard *s, centry *e, size_t vl, int greedy) {
-    size_t need = sizeof *e + e->klen + vl;
-    size_t usable = malloc_usable_size(e);
-    if (need <= usable && (greedy || usable - need < 64 + need / 4)) {
-        e->vlen = (uint32_t)vl;
-        return e;
-    }
-    size_t alloc = need;
-    if (greedy) alloc = need < (1u << 20) ? need * 2 : need + (1u << 20); /* amortized APPEND */
-    centry **l = ht_link(s, e);
+/* realloc e to `size` bytes and fix every pointer to it (chain, list, heap slot
+ * `slot` if it has one) and the books. NULL on failure (e intact). */
+static centry *entry_realloc(lpart *p, shard *s, centry *e, size_t size, uint32_t slot) {
+    centry **l = ht_link(p, s, e);
     uint64_t before = ecost(e);
-    centry *n = realloc(e, alloc);
-    if (!n && alloc != need) n = realloc(e, alloc = need);
+    centry *n = realloc(e, size);
     if (!n) return NULL;
     if (n != e) {
         if (l) *l = n;
         clist *list = &s->seg[n->seg];
         if (n->prev) n->prev->next = n; else list->head = n;
         if (n->next) n->next->prev = n; else list->tail = n;
-        if (n->heap) s->heap[n->heap - 1].e = n;
+        if (slot) s->heap[slot - 1].e = n;
     }
-    n->vlen = (uint32_t)vl;
     uint64_t after = ecost(n);
     s->seg[n->seg].bytes += after - before;
     acct(p, s, (int64_t)after - (int64_t)before);
     return n;
+}
+
+/* Resize e's value to vl bytes (value bytes kept up to min(old, new); the heap slot
+ * moves along). Greedy (APPEND) over-allocates so that appends stay linear. NULL on
+ * malloc failure (e intact). */
+static centry *entry_resize(lpart *p, shard *s, centry *e, size_t vl, int greedy) {
+    uint32_t slot = e_slot(e);
+    size_t need = e_size(e, vl);
+    size_t usable = malloc_usable_size(e);
+    if (!(need <= usable && (greedy || usable - need < 64 + need / 4))) {
+        size_t alloc = need;
+        if (greedy) alloc = need < (1u << 20) ? need * 2 : need + (1u << 20); /* amortized APPEND */
+        centry *n = entry_realloc(p, s, e, alloc, slot);
+        if (!n && alloc != need) n = entry_realloc(p, s, e, need, slot);
+        if (!n) return NULL;
+        e = n;
+    }
+    e->vlen = (uint32_t)vl;
+    if (e_ttl(e)) e_set_slot(e, slot);
+    return e;
 }
 
 /* ---- policy ---- */
@@ -511,29 +605,47 @@ static inline int shard_needs(lpart *p, shard *s, int any_shard) {
     return over_budget(p) && (any_shard || s->bytes > atomic_load_explicit(&p->share, memory_order_relaxed));
 }
 
-/* A read or write of e: window and protected entries go to their MRU end; a
- * probation entry is promoted to protected, whose overflow is demoted back. */
-static void on_access(lpart *p, shard *s, centry *e) {
-    switch (e->seg) {
-    case SEG_WINDOW: list_to_head(&s->seg[SEG_WINDOW], e); break;
-    case SEG_PROTECTED: list_to_head(&s->seg[SEG_PROTECTED], e); break;
-    default: {
-        uint64_t c = ecost(e), pcap = atomic_load_explicit(&p->pcap, memory_order_relaxed);
-        list_unlink(&s->seg[SEG_PROBATION], e);
-        s->seg[SEG_PROBATION].bytes -= c;
-        e->seg = SEG_PROTECTED;
-        list_push(&s->seg[SEG_PROTECTED], e);
-        s->seg[SEG_PROTECTED].bytes += c;
-        while (s->seg[SEG_PROTECTED].bytes > pcap && s->seg[SEG_PROTECTED].tail != e) {
-            centry *d = s->seg[SEG_PROTECTED].tail;
-            uint64_t dc = ecost(d);
-            list_unlink(&s->seg[SEG_PROTECTED], d);
-            s->seg[SEG_PROTECTED].bytes -= dc;
-            d->seg = SEG_PROBATION;
-            list_push(&s->seg[SEG_PROBATION], d);
-            s->seg[SEG_PROBATION].bytes += dc;
+/* Move e from its segment to the MRU end of segment g. */
+static void seg_move(shard *s, centry *e, unsigned g) {
+    uint64_t c = ecost(e);
+    list_unlink(&s->seg[e->seg], e);
+    s->seg[e->seg].bytes -= c;
+    e->seg = g;
+    list_push(&s->seg[g], e);
+    s->seg[g].bytes += c;
+}
+
+/* A read or write of e only marks it referenced: the segments are CLOCK-ordered
+ * approximations of LRU, reordered when eviction reaches an entry (a referenced
+ * window or protected tail gets a second chance at its MRU end; a referenced
+ * probation entry is promoted). A hit thus writes one byte of the entry it just
+ * read instead of relinking three list nodes scattered in memory, which is what
+ * keeps GET fast once the keys no longer fit in the CPU caches. */
+static inline void on_access(lpart *p, shard *s, centry *e) {
+    (void)p;
+    (void)s;
+    e->data[0] = (unsigned char)(e->data[0] | TAG_REF);
+}
+
+#define SECOND_CHANCES 64 /* per call: bounded work even if every tail is referenced */
+
+/* A probation entry read since it got there joins protected (Caffeine promotes at
+ * the read; here eviction does it when it reaches the entry). Protected's overflow
+ * goes back to probation's MRU end. */
+static void promote(lpart *p, shard *s, centry *e) {
+    uint64_t pcap = atomic_load_explicit(&p->pcap, memory_order_relaxed);
+    e_clear_ref(e);
+    seg_move(s, e, SEG_PROTECTED);
+    unsigned chances = 0;
+    while (s->seg[SEG_PROTECTED].bytes > pcap && s->seg[SEG_PROTECTED].tail != e) {
+        centry *d = s->seg[SEG_PROTECTED].tail;
+        if (e_ref(d) && chances++ < SECOND_CHANCES) {
+            e_clear_ref(d);
+            list_to_head(&s->seg[SEG_PROTECTED], d);
+            continue;
         }
-    }
+        e_clear_ref(d);
+        seg_move(s, d, SEG_PROBATION);
     }
 }
 
@@ -542,14 +654,16 @@ static void on_access(lpart *p, shard *s, centry *e) {
 static centry *window_overflow(lpart *p, shard *s) {
     uint64_t wcap = atomic_load_explicit(&p->wcap, memory_order_relaxed);
     centry *first = NULL;
+    unsigned chances = 0;
     while (s->seg[SEG_WINDOW].bytes > wcap && s->seg[SEG_WINDOW].tail) {
         centry *e = s->seg[SEG_WINDOW].tail;
-        uint64_t c = ecost(e);
-        list_unlink(&s->seg[SEG_WINDOW], e);
-        s->seg[SEG_WINDOW].bytes -= c;
-        e->seg = SEG_PROBATION;
-        list_push(&s->seg[SEG_PROBATION], e);
-        s->seg[SEG_PROBATION].bytes += c;
+        if (e_ref(e) && chances++ < SECOND_CHANCES) {
+            e_clear_ref(e);
+            list_to_head(&s->seg[SEG_WINDOW], e);
+            continue;
+        }
+        e_clear_ref(e);
+        seg_move(s, e, SEG_PROBATION);
         if (!first) first = e;
     }
     return first;
@@ -558,8 +672,8 @@ static centry *window_overflow(lpart *p, shard *s) {
 /* TinyLFU admission: the candidate enters if the sketch says it is asked for more
  * often than the victim. A small random chance for warm candidates defeats an
  * attacker who keeps a victim's count high (Caffeine's hash-flooding guard). */
-static int admit(shard *s, centry *cand, centry *victim) {
-    unsigned cf = sketch_freq(&s->sk, cand->hash), vf = sketch_freq(&s->sk, victim->hash);
+static int admit(lpart *p, shard *s, centry *cand, centry *victim) {
+    unsigned cf = sketch_freq(&s->sk, (uint32_t)e_hash(p, cand)), vf = sketch_freq(&s->sk, (uint32_t)e_hash(p, victim));
     if (cf > vf) return 1;
     if (cf >= 6) return (rng_next(s) & 127) == 0;
     return 0;
@@ -569,6 +683,12 @@ static void evict_tinylfu(lpart *p, shard *s, centry *cand, int any_shard) {
     centry *victim = s->seg[SEG_PROBATION].tail;
     while (shard_needs(p, s, any_shard)) {
         centry *gone;
+        if (victim && victim != cand && e_ref(victim)) { /* read on probation: promoted, not evicted */
+            centry *next = victim->prev;
+            promote(p, s, victim);
+            victim = next;
+            continue;
+        }
         if (!victim && !cand) {
             gone = s->seg[SEG_PROBATION].tail ? s->seg[SEG_PROBATION].tail
                  : s->seg[SEG_PROTECTED].tail ? s->seg[SEG_PROTECTED].tail : s->seg[SEG_WINDOW].tail;
@@ -580,7 +700,7 @@ static void evict_tinylfu(lpart *p, shard *s, centry *cand, int any_shard) {
             gone = cand;
             cand = cand->prev;
             if (victim == gone) victim = cand;
-        } else if (admit(s, cand, victim)) {
+        } else if (admit(p, s, cand, victim)) {
             gone = victim;
             victim = victim->prev;
         } else {
@@ -657,7 +777,7 @@ static inline int64_t now_of(lpart *p, int64_t *now) {
  * now > expire time). */
 static centry *lookup(lpart *p, shard *s, uint32_t h, const void *k, size_t kl, int64_t *now) {
     centry *e = ht_find(p, s, h, k, kl);
-    if (e && e->heap && s->heap[e->heap - 1].at < now_of(p, now)) {
+    if (e && e_ttl(e) && entry_at(s, e) < now_of(p, now)) {
         entry_remove(p, s, e, GONE_EXPIRED);
         return NULL;
     }
@@ -709,7 +829,7 @@ int lp_set(lpart *p, const void *k, size_t kl, const void *v, size_t vl, const s
     pthread_mutex_lock(&s->mu);
     sketch_incr(&s->sk, r.h);
     centry *e = lookup(p, s, r.h, k, kl, &now);
-    if (o->old_value && e && (rc = o->old_value(o->old_value_ctx, e->data + e->klen, e->vlen)) != 0) {
+    if (o->old_value && e && (rc = o->old_value(o->old_value_ctx, e_val(e), e->vlen)) != 0) {
         pthread_mutex_unlock(&s->mu);
         return rc;
     }
@@ -725,19 +845,19 @@ int lp_set(lpart *p, const void *k, size_t kl, const void *v, size_t vl, const s
             return STRATA_ENOMEM;
         }
         e = n;
-        memcpy(e->data + e->klen, v, vl);
+        memcpy(e_val(e), v, vl);
         on_access(p, s, e);
     } else {
-        if (!(e = entry_new(r.h, k, kl, vl))) {
+        if (!(e = entry_new(k, kl, vl))) {
             pthread_mutex_unlock(&s->mu);
             CACHE_ERR(err, "out of memory");
             return STRATA_ENOMEM;
         }
-        memcpy(e->data + kl, v, vl);
-        entry_insert(p, s, e);
+        memcpy(e_val(e), v, vl);
+        entry_insert(p, s, e, r.h64);
     }
     if (at == 0) heap_del(s, e);
-    else if (at > 0 && heap_set(p, s, e, at) != STRATA_OK) {
+    else if (at > 0 && !heap_set(p, s, e, at)) {
         entry_remove(p, s, e, GONE_DELETED); /* a key without its TTL would outlive it */
         pthread_mutex_unlock(&s->mu);
         CACHE_ERR(err, "out of memory");
@@ -752,13 +872,14 @@ int lp_get(lpart *p, const void *k, size_t kl, strata_write_fn fn, void *ctx, in
     keyref r = keyref_of(p, k, kl);
     shard *s = r.s;
     pthread_mutex_lock(&s->mu);
-    sketch_incr(&s->sk, r.h);
+    sketch_prefetch(&s->sk, r.h); /* its miss overlaps the bucket's and the entry's */
     centry *e = lookup(p, s, r.h, k, kl, &now);
+    sketch_incr(&s->sk, r.h);
     int rc = STRATA_ENOTFOUND;
     if (e) {
         if (stats) s->hits++;
         on_access(p, s, e);
-        rc = fn ? fn(ctx, e->data + e->klen, e->vlen) : STRATA_OK;
+        rc = fn ? fn(ctx, e_val(e), e->vlen) : STRATA_OK;
     } else if (stats) {
         s->misses++;
     }
@@ -783,12 +904,12 @@ int lp_getex(lpart *p, const void *k, size_t kl, int ttl_mode, int64_t ttl, int 
     }
     s->hits++;
     on_access(p, s, e);
-    rc = fn ? fn(ctx, e->data + e->klen, e->vlen) : STRATA_OK;
+    rc = fn ? fn(ctx, e_val(e), e->vlen) : STRATA_OK;
     if (rc == STRATA_OK) {
         /* GETEX with EXAT/PXAT in the past deletes the key, as Redis does. */
         if (del || (at > 0 && at <= now_of(p, &now))) entry_remove(p, s, e, GONE_DELETED);
         else if (at == 0) heap_del(s, e);
-        else if (at > 0 && heap_set(p, s, e, at) != STRATA_OK) {
+        else if (at > 0 && !heap_set(p, s, e, at)) {
             CACHE_ERR(err, "out of memory");
             rc = STRATA_ENOMEM;
         }
@@ -854,7 +975,7 @@ int lp_expire(lpart *p, const void *k, size_t kl, int ttl_mode, int64_t t, unsig
         if (at <= now_of(p, &now)) {
             entry_remove(p, s, e, GONE_DELETED);
             resize_check(p, s);
-        } else if (heap_set(p, s, e, at) != STRATA_OK) {
+        } else if (!heap_set(p, s, e, at)) {
             CACHE_ERR(err, "out of memory");
             rc = STRATA_ENOMEM;
             ok = 0;
@@ -871,7 +992,7 @@ int lp_persist(lpart *p, const void *k, size_t kl, int *applied) {
     shard *s = r.s;
     pthread_mutex_lock(&s->mu);
     centry *e = lookup(p, s, r.h, k, kl, &now);
-    int had = e && e->heap;
+    int had = e && e_ttl(e);
     if (had) heap_del(s, e);
     pthread_mutex_unlock(&s->mu);
     if (applied) *applied = had;
@@ -932,7 +1053,7 @@ int lp_incrby(lpart *p, const void *k, size_t kl, int64_t delta, int64_t *result
     sketch_incr(&s->sk, r.h);
     centry *e = lookup(p, s, r.h, k, kl, &now);
     long long old = 0;
-    if (e && !cache_parse_ll((const char *)e->data + e->klen, e->vlen, &old)) {
+    if (e && !cache_parse_ll((const char *)e_val(e), e->vlen, &old)) {
         pthread_mutex_unlock(&s->mu);
         CACHE_ERR(err, CACHE_NOT_INT_MSG);
         return STRATA_EINVAL;
@@ -953,16 +1074,16 @@ int lp_incrby(lpart *p, const void *k, size_t kl, int64_t delta, int64_t *result
             return STRATA_ENOMEM;
         }
         e = ne;
-        memcpy(e->data + e->klen, buf, n);
+        memcpy(e_val(e), buf, n);
         on_access(p, s, e);
     } else {
-        if (!(e = entry_new(r.h, k, kl, n))) {
+        if (!(e = entry_new(k, kl, n))) {
             pthread_mutex_unlock(&s->mu);
             CACHE_ERR(err, "out of memory");
             return STRATA_ENOMEM;
         }
-        memcpy(e->data + kl, buf, n);
-        entry_insert(p, s, e);
+        memcpy(e_val(e), buf, n);
+        entry_insert(p, s, e, r.h64);
     }
     if (result) *result = nv;
     write_done(p, s);
@@ -992,16 +1113,16 @@ int lp_append(lpart *p, const void *k, size_t kl, const void *v, size_t vl, size
             return STRATA_ENOMEM;
         }
         e = ne;
-        memcpy(e->data + e->klen + old, v, vl);
+        memcpy(e_val(e) + old, v, vl);
         on_access(p, s, e);
     } else {
-        if (!(e = entry_new(r.h, k, kl, vl))) {
+        if (!(e = entry_new(k, kl, vl))) {
             pthread_mutex_unlock(&s->mu);
             CACHE_ERR(err, "out of memory");
             return STRATA_ENOMEM;
         }
-        memcpy(e->data + kl, v, vl);
-        entry_insert(p, s, e);
+        memcpy(e_val(e), v, vl);
+        entry_insert(p, s, e, r.h64);
     }
     if (len) *len = old + vl;
     write_done(p, s);
@@ -1048,7 +1169,7 @@ int lp_mget(lpart *p, size_t n, const void *const *ks, const size_t *kls, strata
         if (e) {
             s->hits++;
             on_access(p, s, e);
-            rc = fn ? fn(ctx, i, e->data + e->klen, e->vlen) : STRATA_OK;
+            rc = fn ? fn(ctx, i, e_val(e), e->vlen) : STRATA_OK;
         } else {
             s->misses++;
             rc = fn ? fn(ctx, i, NULL, 0) : STRATA_OK;
@@ -1079,13 +1200,13 @@ int lp_mset(lpart *p, size_t n, const void *const *ks, const size_t *kls, const 
     int64_t now = NOW_UNSET;
     /* Allocate every new entry first, so that the write is all or nothing. */
     for (size_t i = 0; i < n; i++) {
-        if (!(fresh[i] = entry_new(refs[i].h, ks[i], kls[i], vls[i]))) {
+        if (!(fresh[i] = entry_new(ks[i], kls[i], vls[i]))) {
             for (size_t j = 0; j < i; j++) free(fresh[j]);
             rc = STRATA_ENOMEM;
             CACHE_ERR(err, "out of memory");
             goto done;
         }
-        memcpy(fresh[i]->data + kls[i], vs[i], vls[i]);
+        memcpy(e_val(fresh[i]), vs[i], vls[i]);
     }
     lock_mask(p, mask);
     if (cond == STRATA_CACHE_NX)
@@ -1097,7 +1218,7 @@ int lp_mset(lpart *p, size_t n, const void *const *ks, const size_t *kls, const 
         sketch_incr(&s->sk, refs[i].h);
         centry *old = lookup(p, s, refs[i].h, ks[i], kls[i], &now);
         if (old) entry_remove(p, s, old, GONE_DELETED);
-        entry_insert(p, s, fresh[i]);
+        entry_insert(p, s, fresh[i], refs[i].h64);
     }
     if (!rc)
         for (unsigned i = 0; i < p->n; i++)
@@ -1128,9 +1249,10 @@ typedef struct keybuf {
 } keybuf;
 
 static void keybuf_add(keybuf *b, const shard *s, const centry *e) {
-    if (e->heap && s->heap[e->heap - 1].at < b->now) return; /* expired: not returned */
-    if (b->match && !cache_glob_match(b->match, b->mlen, (const char *)e->data, e->klen, 0)) return;
-    size_t need = sizeof(size_t) + e->klen;
+    if (e_ttl(e) && entry_at(s, e) < b->now) return; /* expired: not returned */
+    size_t kl = e_klen(e);
+    if (b->match && !cache_glob_match(b->match, b->mlen, (const char *)e_key(e), kl, 0)) return;
+    size_t need = sizeof(size_t) + kl;
     if (b->len + need > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
         while (cap < b->len + need) cap *= 2;
@@ -1139,9 +1261,8 @@ static void keybuf_add(keybuf *b, const shard *s, const centry *e) {
         b->data = d;
         b->cap = cap;
     }
-    size_t kl = e->klen;
     memcpy(b->data + b->len, &kl, sizeof kl);
-    memcpy(b->data + b->len + sizeof kl, e->data, kl);
+    memcpy(b->data + b->len + sizeof kl, e_key(e), kl);
     b->len += need;
     b->n++;
 }
@@ -1244,6 +1365,7 @@ static void shard_clear(lpart *p, shard *s) {
     memset(s->seg, 0, sizeof s->seg);
     s->nheap = 0;
     s->keys = 0;
+    sketch_resize(p, s, SKETCH_MIN_WORDS);
 }
 
 void lp_flush(lpart *p) {
@@ -1383,9 +1505,9 @@ int lp_put_if_token(lpart *p, const void *k, size_t kl, const void *v, size_t vl
     if (!max || vl > max / 8 || kl > STRATA_CACHE_KEY_MAX) return STRATA_OK;
     keyref r = keyref_of(p, k, kl);
     shard *s = r.s;
-    centry *n = entry_new(r.h, k, kl, vl); /* outside the lock: documents can be large */
+    centry *n = entry_new(k, kl, vl); /* outside the lock: documents can be large */
     if (!n) return STRATA_ENOMEM;
-    memcpy(n->data + kl, v, vl);
+    memcpy(e_val(n), v, vl);
     pthread_mutex_lock(&s->mu);
     if (s->gen != token) {
         pthread_mutex_unlock(&s->mu);
@@ -1395,7 +1517,7 @@ int lp_put_if_token(lpart *p, const void *k, size_t kl, const void *v, size_t vl
     int64_t now = NOW_UNSET;
     centry *old = lookup(p, s, r.h, k, kl, &now);
     if (old) entry_remove(p, s, old, GONE_DELETED);
-    entry_insert(p, s, n);
+    entry_insert(p, s, n, r.h64);
     write_done(p, s);
     return STRATA_OK;
 }
@@ -1436,14 +1558,15 @@ int lp_audit(lpart *p, char *msg, size_t len) {
             if (!s->tab[t]) continue;
             for (uint64_t b = 0; b < s->tsize[t]; b++)
                 for (centry *e = s->tab[t][b]; e; e = e->hnext) {
-                    if ((e->hash & (s->tsize[t] - 1)) != b) AUDIT_FAIL("shard %u: entry in the wrong bucket", i);
-                    if (keyref_of(p, e->data, e->klen).s != s) AUDIT_FAIL("shard %u: entry in the wrong shard", i);
+                    if ((e_hash(p, e) & (s->tsize[t] - 1)) != b) AUDIT_FAIL("shard %u: entry in the wrong bucket", i);
+                    if (keyref_of(p, e_key(e), e_klen(e)).s != s) AUDIT_FAIL("shard %u: entry in the wrong shard", i);
                     keys++;
                     bytes += ecost(e);
                     segbytes[e->seg] += ecost(e);
-                    if (e->heap) {
+                    if (e_ttl(e)) {
                         heaped++;
-                        if (e->heap > s->nheap || s->heap[e->heap - 1].e != e) AUDIT_FAIL("shard %u: heap slot", i);
+                        uint32_t slot = e_slot(e);
+                        if (!slot || slot > s->nheap || s->heap[slot - 1].e != e) AUDIT_FAIL("shard %u: heap slot", i);
                     }
                 }
         }

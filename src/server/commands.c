@@ -694,7 +694,7 @@ static void client_line(client *c, client *x, rbuf *b) {
                      "id=%" PRIu64 " addr=%s fd=%d name=%s age=%" PRId64 " idle=%" PRId64
                      " flags=N db=0 qbuf=%zu obl=%zu cmd=%s resp=%d\n",
                      x->id, x->addr, x->fd, x->name, (now - x->ctime_ms) / 1000, (now - x->atime_ms) / 1000,
-                     x->qlen, x->out.len - x->opos, x->lastcmd[0] ? x->lastcmd : "NULL", x->proto);
+                     x->qlen, x->out.len - x->opos, x->lastcmd ? x->lastcmd : "NULL", x->proto);
     (void)c;
     rb_raw(b, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1));
 }
@@ -1541,7 +1541,7 @@ void srv_execute(client *c, int argc, char **argv, size_t *lens) {
                  argv[0], args);
         return;
     }
-    snprintf(c->lastcmd, sizeof c->lastcmd, "%s", k->name);
+    c->lastcmd = k->name;
     if ((k->arity > 0 && argc != k->arity) || (k->arity < 0 && argc < -k->arity)) {
         rb_error(OUT, "ERR wrong number of arguments for '%s' command", k->name);
         return;

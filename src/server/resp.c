@@ -270,10 +270,25 @@ void rb_raw(rbuf *b, const void *p, size_t n) {
     b->len += n;
 }
 
+/* "<type><decimal>\r\n" into out (at least 24 bytes); returns its length. No printf:
+ * every reply header goes through here. */
+static size_t fmt_line(char *out, char type, long long v) {
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+    size_t o = 0;
+    out[o++] = type;
+    if (v < 0) out[o++] = '-';
+    while (n) out[o++] = tmp[--n];
+    out[o++] = '\r';
+    out[o++] = '\n';
+    return o;
+}
+
 static void rb_line(rbuf *b, char type, long long v) {
     char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%c%lld\r\n", type, v);
-    rb_raw(b, tmp, (size_t)n);
+    rb_raw(b, tmp, fmt_line(tmp, type, v));
 }
 
 /* A status or error line must not hold CR or LF: they would end it early. */
@@ -301,11 +316,8 @@ void rb_error(rbuf *b, const char *fmt, ...) {
 void rb_int(rbuf *b, long long v) { rb_line(b, ':', v); }
 
 void rb_bulk(rbuf *b, const void *p, size_t n) {
-    char tmp[32];
-    int h = snprintf(tmp, sizeof tmp, "$%zu\r\n", n);
-    if (!grow(b, (size_t)h + n + 2)) return;
-    memcpy(b->p + b->len, tmp, (size_t)h);
-    b->len += (size_t)h;
+    if (!grow(b, 32 + n)) return;
+    b->len += fmt_line(b->p + b->len, '$', (long long)n);
     if (n) memcpy(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len++] = '\r';

@@ -188,7 +188,6 @@ static void process_input(client *c) {
                 c->argv[i] = req + c->ps.argv[i].off;
                 c->lens[i] = c->ps.argv[i].len;
             }
-            c->atime_ms = srv_real_ms();
             s->cmds_total++;
             srv_execute(c, (int)argc, c->argv, c->lens);
             if (c->out.oom) {
@@ -233,6 +232,7 @@ static void client_read(client *c) {
     }
     c->qlen += (size_t)n;
     s->net_in += (uint64_t)n;
+    c->atime_ms = srv_real_ms();
     if (c->qlen > s->max_query) {
         rb_error(&c->out, "ERR Protocol error: query buffer limit reached (client-query-buffer-limit)");
         c->close_after = 1;

@@ -32,7 +32,7 @@ typedef struct client {
     unsigned events;       /* epoll interest now registered */
     char name[SRV_NAME_MAX];
     int64_t ctime_ms, atime_ms;
-    char lastcmd[32];
+    const char *lastcmd;   /* name of the last command (static), or NULL */
     struct client *prev, *next;
 } client;
 
