@@ -444,7 +444,21 @@ stop "$SPID" || fail "stop s2"
 [ $? = 1 ] && grep -q "not a loopback address" "$T/bind.err" && pass || fail "non-loopback bind without a password"
 serve "$T/s3" --bind 0.0.0.0 --requirepass pw && pass || fail "non-loopback bind with a password"
 redis-cli -p "$SPORT" --no-auth-warning -a pw ping | grep -q PONG && pass || fail "ping on 0.0.0.0"
-stop "$SPID" || fail "stop s3"
+kill -INT "$SPID"
+for _ in $(seq 1 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
+wait "$SPID" && pass || fail "SIGINT: clean exit"
+
+# ---- 6. --cache-url: the keys live on redis-server, the store stays here ----
+serve "$T/s4" --cache-url "redis://127.0.0.1:$RPORT" || fail "serve --cache-url"
+redis-cli -p "$SPORT" set via-strata 42 >/dev/null
+[ "$(redis-cli -p "$RPORT" get via-strata)" = 42 ] && pass || fail "a key set through strata is on redis-server"
+redis-cli -p "$RPORT" set via-redis 7 >/dev/null
+[ "$(redis-cli -p "$SPORT" get via-redis)" = 7 ] && pass || fail "a key set on redis-server is seen through strata"
+[ "$(redis-cli -p "$SPORT" config get strata-cache-url | tail -1)" = "redis://127.0.0.1:$RPORT" ] && pass ||
+    fail "CONFIG GET strata-cache-url"
+redis-cli -p "$SPORT" strata.docput viaurl doc >/dev/null && [ "$(redis-cli -p "$SPORT" strata.docget viaurl)" = doc ] &&
+    pass || fail "documents stay in the store with --cache-url"
+stop "$SPID" || fail "stop s4"
 LONG="$T/$(printf 'd%.0s' $(seq 1 60))/$(printf 'e%.0s' $(seq 1 60))"
 mkdir -p "$(dirname "$LONG")"
 serve "$LONG" || fail "serve a store whose socket path exceeds sun_path"
