@@ -37,6 +37,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -721,31 +722,43 @@ static an_group *agg_find(an_agg *a, uint8_t table, int64_t hour, const char *s0
     }
     an_group *g = &a->g[a->n];
     memset(g, 0, sizeof *g);
+    /* The key's texts are copied: the batch they come from may move as it grows. */
+    char *key = malloc((size_t)len0 + len1 + 2);
+    if (!key) return NULL;
+    memcpy(key, s0, len0);
+    key[len0] = 0;
+    memcpy(key + len0 + 1, s1, len1);
+    key[len0 + 1 + len1] = 0;
     g->hash = h;
     g->table = table;
     g->hour = hour;
-    g->s0 = s0;
+    g->s0 = key;
     g->len0 = len0;
-    g->s1 = s1;
+    g->s1 = key + len0 + 1;
     g->len1 = len1;
     g->min0 = g->min1 = INFINITY;
     g->max0 = g->max1 = -INFINITY;
     g->imin = INT64_MAX;
     g->imax = INT64_MIN;
     g->last_ts = INT64_MIN;
-    if (hist_source[table] && !(g->hist = agg_hist(a))) return NULL;
+    if (hist_source[table] && !(g->hist = agg_hist(a))) {
+        free(key);
+        return NULL;
+    }
     a->slots[k] = (uint32_t)a->n + 1;
     a->n++;
     return g;
 }
 
 static void agg_reset(an_agg *a) {
+    for (size_t i = 0; i < a->n; i++) free((char *)a->g[i].s0);
     a->n = 0;
     a->nhist = 0;
     if (a->slots) memset(a->slots, 0, a->nslots * sizeof *a->slots);
 }
 
 static void agg_free(an_agg *a) {
+    agg_reset(a);
     free(a->g);
     free(a->slots);
     for (size_t i = 0; i < a->hist_cap; i++) free(a->hist_pool[i]);
@@ -862,14 +875,19 @@ static int raw_chunk_out(analytics *an, raw_app *a, int t, char *err, size_t err
     return STRATA_OK;
 }
 
-/* Append batch[from, to) to the tables' appenders (opened on first use). */
-static int raw_append(analytics *an, raw_app *ra, size_t from, size_t to, char *err, size_t errlen) {
+/* Append batch[from, to) to the tables' appenders (opened on first use) and add it
+ * to the rollup aggregates — one pass, while the records are in the cache. */
+static int raw_append(analytics *an, raw_app *ra, an_agg *agg, size_t from, size_t to, char *err, size_t errlen) {
     idx_t vs = duckdb_vector_size();
     for (size_t i = from; i < to; i++) {
         const an_rec *r = &an->batch[i];
         int t = r->table;
         raw_app *a = &ra[t];
         int rc;
+        if (agg_add(agg, r) != STRATA_OK) {
+            an_errf(err, errlen, "out of memory aggregating metrics");
+            return STRATA_ENOMEM;
+        }
         if (!a->ap && (rc = open_appender(an, NULL, table_names[t], &a->ap, err, errlen)) != STRATA_OK) return rc;
         if (a->n == 0) {
             duckdb_data_chunk_reset(an->chunk[t]);
@@ -1075,25 +1093,18 @@ static int write_batch(analytics *an, an_agg *agg, int retry, char *err, size_t 
     raw_app ra[AN_NTABLES];
     memset(ra, 0, sizeof ra);
     int busy = !retry && an->nbatch * 2 >= an->cap;
+    agg_reset(agg);
     int rc = an_exec(an->fcon, "BEGIN TRANSACTION", "begin", err, errlen);
     if (rc) return rc;
     size_t done = 0;
     for (;;) {
-        if ((rc = raw_append(an, ra, done, an->nbatch, err, errlen)) != STRATA_OK) break;
+        if ((rc = raw_append(an, ra, agg, done, an->nbatch, err, errlen)) != STRATA_OK) break;
         done = an->nbatch;
         if (!busy || an->nbatch >= AN_BATCH_ROWS || an->closing || !wait_record(an, 5)) break;
         take(an);
     }
     if (!rc) rc = raw_close(an, ra, 0, err, errlen);
     else (void)raw_close(an, ra, 1, NULL, 0);
-    if (!rc) {
-        agg_reset(agg);
-        for (size_t i = 0; i < an->nbatch && !rc; i++)
-            if (agg_add(agg, &an->batch[i]) != STRATA_OK) {
-                an_errf(err, errlen, "out of memory aggregating metrics");
-                rc = STRATA_ENOMEM;
-            }
-    }
     /* Operation counts: the hour they are written in. */
     collect_op_counts(an);
     int64_t hour = an_now_ms(an) * 1000;
@@ -1206,7 +1217,9 @@ static void take(analytics *an) {
         }
         an_slot *s = &an->ring[an->deq & an->mask];
         if (atomic_load_explicit(&s->seq, memory_order_acquire) != an->deq + 1) break;
-        an->batch[an->nbatch++] = s->r;
+        /* The fixed fields and only the used part of the inline texts. */
+        size_t used = s->r.heap ? 0 : (size_t)s->r.len0 + s->r.len1 + 2;
+        memcpy(&an->batch[an->nbatch++], &s->r, offsetof(an_rec, text) + used);
         atomic_store_explicit(&s->seq, an->deq + an->cap, memory_order_release);
         an->deq++;
     }
