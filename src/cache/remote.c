@@ -345,9 +345,9 @@ int rc_expire(rcache *r, const void *k, size_t kl, int ttl_mode, int64_t t, unsi
     static const char *const names[4] = { "NX", "XX", "GT", "LT" };
     for (int i = 0; i < 4; i++)
         if (flags & (1u << i)) { av[n] = names[i]; al[n++] = 2; }
-    long long v;
+    long long v = 0;
     int rc = int_reply(r, n, av, al, &v, err);
-    if (applied) *applied = v == 1;
+    if (applied) *applied = !rc && v == 1;
     if (rc || v == 1) return rc;
     int gone = 0;
     if ((rc = missing(r, k, kl, &gone, err)) != STRATA_OK) return rc;
