@@ -650,6 +650,25 @@ static void test_corrupt_file(void) {
     t_rmtree(dir);
 }
 
+/* A creation of analytics.duckdb that never finished (DuckDB leaves an empty file
+ * when the disk is full) is started again; a real file is never touched. */
+static void test_unfinished_file(void) {
+    char *dir = t_tmpdir("an-unfinished");
+    strata *db = open_store(dir, NULL);
+    CHECK_OK(strata_close(db));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/analytics.duckdb", dir);
+    FILE *f = fopen(path, "wb");
+    if (f) fclose(f);
+    db = open_store(dir, NULL);
+    strata_query_metric q = { 1737000000000, "search", 1.0, 1, 1, "dense" };
+    CHECK_OK(strata_metric_query(db, &q));
+    CHECK_OK(strata_metric_flush(db));
+    CHECK(q1(db, "SELECT count(*) FROM query_metrics") == 1);
+    CHECK_OK(strata_close(db));
+    t_rmtree(dir);
+}
+
 /* A schema from a newer build is refused before anything is written to it. */
 static void test_newer_schema(void) {
     char *dir = t_tmpdir("an-version");
@@ -715,6 +734,7 @@ int main(void) {
     test_instrumentation();
     test_sampler();
     test_corrupt_file();
+    test_unfinished_file();
     test_newer_schema();
     test_compaction();
     return t_done();

@@ -35,6 +35,7 @@
 #define AN_OP_SAMPLE 128             /* one operation in this many becomes an op_metrics row (a power of 2) */
 #define AN_POOL_MAX 8                /* idle connections kept for queries */
 #define AN_HOUR_US 3600000000LL
+#define AN_DUCKDB_HEADERS 12288      /* DuckDB's file headers: a shorter file never finished its creation */
 #define AN_NBUCKETS 1920             /* log-linear latency histogram, see an_bucket() */
 #define AN_BATCH_ROWS 245760         /* records per transaction at most: two DuckDB row groups */
 

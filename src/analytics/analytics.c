@@ -370,7 +370,21 @@ static int open_duck(analytics *an, char *err, size_t errlen) {
     if ((rc = set_config(cfg, "autoinstall_known_extensions", "false", err, errlen)) != STRATA_OK) goto fail_cfg;
     if ((rc = set_config(cfg, "autoload_known_extensions", "false", err, errlen)) != STRATA_OK) goto fail_cfg;
     char *oerr = NULL;
-    if (duckdb_open_ext(an->db_path, &an->db, cfg, &oerr) == DuckDBError) {
+    duckdb_state ost = duckdb_open_ext(an->db_path, &an->db, cfg, &oerr);
+    struct stat st;
+    if (ost == DuckDBError && oerr && strstr(oerr, "not a valid DuckDB database file") &&
+        stat(an->db_path, &st) == 0 && st.st_size < AN_DUCKDB_HEADERS) {
+        /* A file shorter than DuckDB's headers is a creation that never finished (a
+         * full disk, a crash): it holds nothing. Start it again. */
+        duckdb_free(oerr);
+        oerr = NULL;
+        char *wal = path_join(an->dir, "analytics.duckdb.wal");
+        unlink(an->db_path);
+        if (wal) unlink(wal);
+        free(wal);
+        ost = duckdb_open_ext(an->db_path, &an->db, cfg, &oerr);
+    }
+    if (ost == DuckDBError) {
         rc = open_status(oerr);
         an_errf(err, errlen, "%s: %s", an->db_path, oerr ? oerr : "cannot open");
         if (oerr) duckdb_free(oerr);
