@@ -106,6 +106,25 @@ static void test_off(void) {
     CHECK_RC(strata_metric_query(NULL, &m), STRATA_EINVAL);
     CHECK_RC(strata_sql(NULL, "SELECT 1", NULL, 0, 0, &c), STRATA_EINVAL);
     CHECK_RC(strata_metric_flush(NULL), STRATA_EINVAL);
+    strata_embedding_metric e = { 0, "m", 1, 1, 1 };
+    strata_reranking_metric r = { 0, "q", 1, 1, 1 };
+    strata_system_metric sm = { 0, "n", 1, "u" };
+    strata_query_stats qs;
+    CHECK_RC(strata_metric_embedding(NULL, &e), STRATA_EINVAL);
+    CHECK_RC(strata_metric_reranking(NULL, &r), STRATA_EINVAL);
+    CHECK_RC(strata_metric_system(NULL, &sm), STRATA_EINVAL);
+    CHECK_RC(strata_metric_record_json(NULL, "query_metrics", "{}"), STRATA_EINVAL);
+    CHECK_RC(strata_analytics_stats_get(NULL, &s), STRATA_EINVAL);
+    CHECK_RC(strata_analytics_query_stats(NULL, 0, 0, &qs), STRATA_EINVAL);
+    CHECK_RC(strata_analytics_latency_percentiles(NULL, 0, 0, &c), STRATA_EINVAL);
+    CHECK_RC(strata_analytics_embedding_throughput(NULL, 0, 0, &c), STRATA_EINVAL);
+    CHECK_RC(strata_analytics_hourly(NULL, "query_metrics", 0, 0, &c), STRATA_EINVAL);
+    CHECK_RC(strata_analytics_retain(NULL, NULL), STRATA_EINVAL);
+    CHECK_RC(strata_analytics_export(NULL, "/tmp/x", NULL), STRATA_EINVAL);
+    int has;
+    CHECK_RC(strata_cursor_next(NULL, &has), STRATA_EINVAL);
+    CHECK(strata_cursor_column_count(NULL) == 0 && strata_cursor_column_name(NULL, 0) == NULL &&
+          strata_cursor_column_type(NULL, 0) == -1);
     t_rmtree(dir);
 }
 

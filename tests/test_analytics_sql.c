@@ -170,6 +170,12 @@ static void test_types(strata *db) {
     CHECK(ms == -1); /* floor, not truncation, before the epoch */
     CHECK_RC(strata_cursor_value(c, 99, &v), STRATA_EINVAL);
     CHECK_RC(strata_cursor_value(c, 0, NULL), STRATA_EINVAL);
+    CHECK_RC(strata_cursor_double(c, 0, NULL, NULL), STRATA_EINVAL);
+    CHECK_RC(strata_cursor_text(c, 13, NULL, NULL, NULL), STRATA_EINVAL);
+    CHECK_RC(strata_cursor_bool(c, 0, NULL, NULL), STRATA_EINVAL);
+    CHECK_RC(strata_cursor_timestamp(c, 8, NULL, NULL), STRATA_EINVAL);
+    CHECK_RC(strata_cursor_value(NULL, 0, &v), STRATA_EINVAL);
+    CHECK_RC(strata_cursor_int64(NULL, 0, &iv, NULL), STRATA_EINVAL);
     CHECK_OK(strata_cursor_next(c, &has)); /* one row: an aggregate */
     CHECK(!has);
     strata_cursor_close(c);
