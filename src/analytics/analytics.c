@@ -250,12 +250,15 @@ static const char *const compact_temp[RU_N] = {
     "compact_query", "compact_embedding", "compact_reranking", "compact_system", "compact_op", "compact_hist",
 };
 
-/* Histogram sources, by table (NULL: none). */
-static const char *const hist_source[AN_NTABLES] = {
-    "query_metrics.latency_ms", "embedding_metrics.embedding_time_ms", "reranking_metrics.rerank_time_ms", NULL,
-    "op_metrics.latency_us",
+/* Histogram sources, by aggregate group kind (NULL: none). Query latencies are
+ * kept by (hour, retrieval_strategy) — AN_G_QHIST groups — not by the rollup's
+ * (query_type, retrieval_strategy): percentiles are asked by strategy, and the
+ * histogram rows are most of what the percentiles query reads. */
+enum { AN_G_QHIST = AN_NTABLES, AN_G_KINDS };
+static const char *const hist_source[AN_G_KINDS] = {
+    NULL, "embedding_metrics.embedding_time_ms", "reranking_metrics.rerank_time_ms", NULL, "op_metrics.latency_us",
+    "query_metrics.latency_ms",
 };
-
 static int ensure_schema(analytics *an, char *err, size_t errlen) {
     for (size_t i = 0; i < sizeof schema_sql / sizeof schema_sql[0]; i++) {
         int rc = an_exec(an->fcon, schema_sql[i], "creating the analytics schema", err, errlen);
@@ -807,11 +810,14 @@ static int agg_add(an_agg *a, const an_rec *r) {
         if (v0 > g->max0) g->max0 = v0;
     }
     switch (r->table) {
-    case AN_T_QUERY:
+    case AN_T_QUERY: {
         g->aux += r->b;
         g->isum += r->i0;
-        g->hist[an_bucket(us_of_ms(v0))]++;
+        an_group *hg = agg_find(a, AN_G_QHIST, hour, s1, l1, "", 0);
+        if (!hg) return STRATA_ENOMEM;
+        hg->hist[an_bucket(us_of_ms(v0))]++;
         break;
+    }
     case AN_T_EMBEDDING:
         g->isum += r->i0;
         if (r->i1 < g->imin) g->imin = r->i1;

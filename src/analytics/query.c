@@ -652,8 +652,8 @@ int an_latency_percentiles(analytics *an, int64_t from_ms, int64_t to_ms, an_cur
     int rc = hour_window(an, from_ms, to_ms, p, err, errlen);
     if (rc) return rc;
     static const char sql[] =
-        "WITH h AS (SELECT dim2 AS retrieval_strategy, bucket, sum(count) AS n FROM metric_histograms_hourly "
-        " WHERE source = 'query_metrics.latency_ms' AND hour >= $1 AND hour < $2 GROUP BY dim2, bucket), "
+        "WITH h AS (SELECT dim1 AS retrieval_strategy, bucket, sum(count) AS n FROM metric_histograms_hourly "
+        " WHERE source = 'query_metrics.latency_ms' AND hour >= $1 AND hour < $2 GROUP BY dim1, bucket), "
         "c AS (SELECT retrieval_strategy, bucket, sum(n) OVER (PARTITION BY retrieval_strategy ORDER BY bucket "
         " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum, "
         " sum(n) OVER (PARTITION BY retrieval_strategy) AS tot FROM h), "
