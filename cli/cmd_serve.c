@@ -144,6 +144,10 @@ static int remote_connect(const char *dir, struct remote *r)
     }
     struct timeval tv = { 2, 0 };
     r->rc = redisConnectUnixWithTimeout(path, tv);
+    if (r->rc && !r->rc->err) {
+        struct timeval ct = { 600, 0 }; /* a server that stops answering fails the command, not forever */
+        redisSetTimeout(r->rc, ct);
+    }
     if (!r->rc || r->rc->err) {
         if (r->rc)
             redisFree(r->rc);
