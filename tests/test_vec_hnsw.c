@@ -277,8 +277,13 @@ static void *searcher(void *arg) {
     vec_hit hits[K];
     size_t nh;
     vec_search_opts o = {.k = K, .mode = VEC_SEARCH_GRAPH};
+    uint64_t one_pct = 10;
+    /* every 4th search is filtered at 1%: the exact-scan path reads labels of slots
+     * that adds are writing */
+    vec_search_opts fo = {.k = K, .allow = allow_mod, .allow_ctx = &one_pct};
     for (int i = 0; !atomic_load(&c->stop) || i < 50; i++) {
-        if (vec_hnsw_search(c->h, c->q + (i % NQ) * DIM, DIM, &o, hits, &nh) != STRATA_OK) c->bad++;
+        if (vec_hnsw_search(c->h, c->q + (i % NQ) * DIM, DIM, i % 4 == 3 ? &fo : &o, hits, &nh) != STRATA_OK)
+            c->bad++;
         for (size_t j = 0; j < nh; j++)
             if (hits[j].label >= N) c->bad++;
         c->searches++;

@@ -492,7 +492,7 @@ static int upper_alloc(vec_hnsw *h, uint32_t id, uint32_t level) {
 static void slot_write(vec_hnsw *h, uint32_t id, uint64_t label, const float *v) {
     vh_encode(h, v, vh_node(h, id));
     if (h->p.dtype != VEC_DTYPE_F32) memcpy(vh_raw(h, id), v, (size_t)h->p.dim * 4);
-    vh_blk(h, id)->labels[id & h->mask] = label;
+    vh_set_label(h, id, label);
 }
 
 /* Validate and bring v into the index's form (unit length for cosine) in dst. */
@@ -688,7 +688,7 @@ static int add_one(vec_hnsw *h, vh_scratch *s, uint64_t label, const float *v) {
         }
         if (rc && have_slot) {
             /* The unused slot (not live, unlinked) goes to the free list for reuse. */
-            vh_blk(h, id)->labels[id & h->mask] = 0;
+            vh_set_label(h, id, 0);
             pthread_mutex_lock(&h->free_lock);
             if (vh_free_push(h, id)) { /* out of memory twice: the slot stays unused, unreachable */ }
             pthread_mutex_unlock(&h->free_lock);

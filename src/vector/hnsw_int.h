@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vector/kernels.h"
 #include "vector/vec.h"
@@ -58,6 +59,8 @@ typedef struct vh_scratch {
     size_t visited_cap;
     uint16_t epoch;
     uint32_t exclude;  /* a slot searches must not enter (the one being inserted) */
+    size_t budget;     /* query walks: give up past this many distances (0: none) */
+    int aborted;       /* the last SEARCH-LAYER gave up on its budget */
     void *cand, *res;  /* vh_pair arrays */
     size_t cand_cap, res_cap;
     float *fbuf;       /* dim floats: normalised query / decoded vector */
@@ -123,8 +126,13 @@ static inline uint32_t *vh_links0(const vec_hnsw *h, uint32_t id) {
     return (uint32_t *)(void *)(vh_node(h, id) + h->links_off + 4);
 }
 static inline vh_block *vh_blk(const vec_hnsw *h, uint32_t id) { return h->btab[id >> h->shift]; }
+/* Labels are read without locks (filters, selectivity samples) while an add may be
+ * writing a fresh slot's: relaxed atomic loads/stores (plain moves on x86). */
 static inline uint64_t vh_label(const vec_hnsw *h, uint32_t id) {
-    return vh_blk(h, id)->labels[id & h->mask];
+    return __atomic_load_n(&vh_blk(h, id)->labels[id & h->mask], __ATOMIC_RELAXED);
+}
+static inline void vh_set_label(const vec_hnsw *h, uint32_t id, uint64_t label) {
+    __atomic_store_n(&vh_blk(h, id)->labels[id & h->mask], label, __ATOMIC_RELAXED);
 }
 static inline uint32_t *vh_upper(const vec_hnsw *h, uint32_t id) {
     return vh_blk(h, id)->upper[id & h->mask];
@@ -157,8 +165,36 @@ int vh_finite(const float *v, uint32_t dim);
 void vh_query_prepare(const vec_hnsw *h, const float *q, int8_t *q8, vh_query *qq);
 /* Encode f32 v (normalised for cosine) into the compact vector at dst. */
 void vh_encode(const vec_hnsw *h, const float *v, uint8_t *dst);
-/* Distance from a prepared query to slot id's compact vector. */
-float vh_dist_q(const vec_hnsw *h, const vh_query *q, uint32_t id);
+static inline float vh_from_dot(const vec_hnsw *h, float dot, float na, float nb) {
+    if (h->p.metric == VEC_METRIC_L2) {
+        float r = na + nb - 2.0f * dot;
+        return r > 0 ? r : 0;
+    }
+    return 1.0f - dot;
+}
+
+/* Distance from a prepared query to slot id's compact vector (inline: the hot path). */
+static inline float vh_dist_q(const vec_hnsw *h, const vh_query *q, uint32_t id) {
+    const uint8_t *x = vh_node(h, id);
+    uint32_t d = h->p.dim;
+    switch (h->p.dtype) {
+    case VEC_DTYPE_F16:
+        if (h->p.metric == VEC_METRIC_L2) return h->k->l2_f16(q->f, (const uint16_t *)(const void *)x, d);
+        return 1.0f - h->k->dot_f16(q->f, (const uint16_t *)(const void *)x, d);
+    case VEC_DTYPE_I8: {
+        size_t cb = (d + 3u) & ~3u;
+        float sx, nx;
+        memcpy(&sx, x + cb, 4);
+        memcpy(&nx, x + cb + 4, 4);
+        int32_t dot = h->k->dot_i8(q->q8, (const int8_t *)x, d);
+        return vh_from_dot(h, (float)dot * q->scale * sx, q->norm2, nx);
+    }
+    default:
+        if (h->p.metric == VEC_METRIC_L2) return h->k->l2_f32(q->f, (const float *)(const void *)x, d);
+        return 1.0f - h->k->dot_f32(q->f, (const float *)(const void *)x, d);
+    }
+}
+
 /* Exact f32 distance from q to f32 vector x. */
 float vh_dist_f32(const vec_hnsw *h, const float *q, const float *x);
 /* Distance between two slots in the compact type; tmp holds dim floats. */

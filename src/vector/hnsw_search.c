@@ -16,11 +16,15 @@
  * to visiting most of the graph through nodes it cannot return, while the links
  * among allowed nodes alone no longer form a connected graph (recall collapses).
  * So VEC_SEARCH_AUTO first estimates the selectivity p by asking the filter about
- * 128 labels (16 random runs of 8 slots: ~16 cache misses); below
- * params.filter_exact_below (5%) it
- * scans all slots, asks the filter once per live label and computes exact
- * distances only for the allowed ones (p*n distances). Above it the walk runs; if
- * it still returns fewer than k hits the exact scan runs as a fallback.
+ * 128 labels (16 random runs of 8 slots: ~16 cache misses), then compares costs in
+ * distance computations: a scan asks the filter about every label (each ~lambda of
+ * a distance, lambda shrinking with dim) and computes p*n distances; a walk needs
+ * ~4 ef / p. Below params.filter_exact_below (5%) the cheaper one runs — at 1% a
+ * 100K-vector collection scans, a 1M one walks (bench_vector shows both); with no
+ * allowed label in the sample it always scans. A walk at p < 50% carries a budget
+ * of twice the scan's cost: past it, or with fewer than k hits, the scan runs.
+ * The scan reads labels from the contiguous label arrays and touches only allowed
+ * slots' nodes.
  *
  * Exact scan: every live slot, exact f32 distance with the SIMD kernels, a k-heap.
  * It is used on request (VEC_SEARCH_EXACT: ground truth), below
@@ -241,6 +245,8 @@ int vh_search_layer(vec_hnsw *h, vh_scratch *s, const vh_query *q, const vh_pair
     size_t lines = (h->vec_bytes + 63) / 64;
     if (lines > 16) lines = 16; /* the hardware prefetcher streams the rest */
     uint32_t fresh[2 * VEC_MAX_M];
+    size_t computed = 0, budget = s->budget;
+    s->aborted = 0;
     while (ncand) {
         vh_pair c = minheap_pop(cand, &ncand);
         if (c.d > bound) break;
@@ -256,6 +262,11 @@ int vh_search_layer(vec_hnsw *h, vh_scratch *s, const vh_query *q, const vh_pair
             fresh[nf++] = x;
             const uint8_t *np = vh_node(h, x);
             for (size_t l = 0; l < lines; l++) PREFETCH(np + 64 * l);
+        }
+        computed += nf;
+        if (budget && computed > budget) { /* the walk costs more than a scan: caller scans */
+            s->aborted = 1;
+            break;
         }
         for (uint32_t j = 0; j < nf; j++) {
             uint32_t x = fresh[j];
@@ -318,8 +329,18 @@ static int exact_scan(vec_hnsw *h, vh_scratch *s, const float *q, uint32_t k, ve
     size_t nres = 0;
     uint32_t n = atomic_load_explicit(&h->nslots, memory_order_acquire);
     for (uint32_t id = 0; id < n; id++) {
-        if (id + 4 < n) PREFETCH(vh_vec_f32(h, id + 4));
-        if (!allowed(h, id, allow, ctx)) continue;
+        if (allow) {
+            /* Filter first, from the contiguous labels (8 per cache line): a selective
+             * filter then touches only the allowed slots' nodes. Unwritten slots read
+             * label 0 (calloc) and are dropped by the liveness check below. */
+            uint64_t l = vh_label(h, id);
+            if (!allow(ctx, l)) continue;
+            if (!vh_is_live(h, id)) continue;
+            if (vh_label(h, id) != l && !allow(ctx, vh_label(h, id))) continue; /* rewritten meanwhile */
+        } else {
+            if (id + 4 < n) PREFETCH(vh_vec_f32(h, id + 4));
+            if (!vh_is_live(h, id)) continue;
+        }
         float d = vh_dist_f32(h, q, vh_vec_f32(h, id));
         if (nres < k || d < res[0].d) {
             vh_pair v = {d, id};
@@ -426,19 +447,33 @@ int vec_hnsw_search(vec_hnsw *h, const float *q, uint32_t dim, const vec_search_
     if (rc) goto out;
     pthread_rwlock_rdlock(&h->search_lock);
     int exact = o->mode == VEC_SEARCH_EXACT;
+    s->budget = 0;
     if (o->mode == VEC_SEARCH_AUTO) {
         uint64_t live = atomic_load_explicit(&h->live, memory_order_relaxed);
         if (live < h->p.exact_threshold) exact = 1;
-        else if (o->allow && estimate_selectivity(h, o->allow, o->allow_ctx) < h->p.filter_exact_below)
-            exact = 1;
+        else if (o->allow) {
+            double n = (double)atomic_load_explicit(&h->nslots, memory_order_relaxed);
+            double sel = estimate_selectivity(h, o->allow, o->allow_ctx);
+            /* Costs in distance computations. Scan: every label through the filter
+             * (a label check costs ~lambda of a distance; distances grow with dim)
+             * plus a distance per allowed vector. Walk: ~4 ef / p, as it meets one
+             * allowed node per 1/p and pays a cache miss per distance. */
+            double lambda = 4.0 / (32.0 + h->p.dim / 2.0);
+            double scan = sel * n + lambda * n;
+            double walk = sel > 0 ? 4.0 * ef / sel : 1e300;
+            if (sel == 0 || (sel < h->p.filter_exact_below && scan < walk)) exact = 1;
+            else if (sel < 0.5) s->budget = (size_t)(2 * scan) + 1000; /* walk, but never far past a scan */
+        }
     }
     if (exact) rc = exact_scan(h, s, s->fbuf, o->k, o->allow, o->allow_ctx, out, nout);
     else {
         rc = graph_search(h, s, s->fbuf, o->k, ef, o->rerank, o->allow, o->allow_ctx, out, nout);
-        /* A filtered walk that found fewer than k hits: the exact scan knows better. */
-        if (rc == STRATA_OK && o->allow && o->mode == VEC_SEARCH_AUTO && *nout < o->k)
+        /* A filtered walk that gave up (over budget) or found fewer than k hits: the
+         * exact scan knows better. */
+        if (rc == STRATA_OK && o->allow && o->mode == VEC_SEARCH_AUTO && (s->aborted || *nout < o->k))
             rc = exact_scan(h, s, s->fbuf, o->k, o->allow, o->allow_ctx, out, nout);
     }
+    s->budget = 0;
     pthread_rwlock_unlock(&h->search_lock);
 out:
     vh_scratch_put(h, s);

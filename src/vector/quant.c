@@ -94,35 +94,6 @@ void vh_encode(const vec_hnsw *h, const float *v, uint8_t *dst) {
     }
 }
 
-static inline float from_dot(const vec_hnsw *h, float dot, float na, float nb) {
-    if (h->p.metric == VEC_METRIC_L2) {
-        float r = na + nb - 2.0f * dot;
-        return r > 0 ? r : 0;
-    }
-    return 1.0f - dot;
-}
-
-float vh_dist_q(const vec_hnsw *h, const vh_query *q, uint32_t id) {
-    const uint8_t *x = vh_node(h, id);
-    uint32_t d = h->p.dim;
-    switch (h->p.dtype) {
-    case VEC_DTYPE_F16:
-        if (h->p.metric == VEC_METRIC_L2) return h->k->l2_f16(q->f, (const uint16_t *)(const void *)x, d);
-        return 1.0f - h->k->dot_f16(q->f, (const uint16_t *)(const void *)x, d);
-    case VEC_DTYPE_I8: {
-        size_t cb = (d + 3u) & ~3u;
-        float sx, nx;
-        memcpy(&sx, x + cb, 4);
-        memcpy(&nx, x + cb + 4, 4);
-        int32_t dot = h->k->dot_i8(q->q8, (const int8_t *)x, d);
-        return from_dot(h, (float)dot * q->scale * sx, q->norm2, nx);
-    }
-    default:
-        if (h->p.metric == VEC_METRIC_L2) return h->k->l2_f32(q->f, (const float *)(const void *)x, d);
-        return 1.0f - h->k->dot_f32(q->f, (const float *)(const void *)x, d);
-    }
-}
-
 float vh_dist_f32(const vec_hnsw *h, const float *q, const float *x) {
     if (h->p.metric == VEC_METRIC_L2) return h->k->l2_f32(q, x, h->p.dim);
     return 1.0f - h->k->dot_f32(q, x, h->p.dim);
@@ -142,7 +113,7 @@ float vh_dist_ids(const vec_hnsw *h, uint32_t a, uint32_t b, float *tmp) {
         memcpy(&sa, xa + cb, 4); memcpy(&na, xa + cb + 4, 4);
         memcpy(&sb, xb + cb, 4); memcpy(&nb, xb + cb + 4, 4);
         int32_t dot = h->k->dot_i8((const int8_t *)xa, (const int8_t *)xb, d);
-        return from_dot(h, (float)dot * sa * sb, na, nb);
+        return vh_from_dot(h, (float)dot * sa * sb, na, nb);
     }
     default:
         return vh_dist_f32(h, (const float *)(const void *)xa, (const float *)(const void *)xb);

@@ -37,7 +37,8 @@ enum vec_dtype { VEC_DTYPE_F32 = 0, VEC_DTYPE_F16 = 1, VEC_DTYPE_I8 = 2 };
 /* Below this many live vectors a search is an exact scan (VEC_SEARCH_AUTO). */
 #define VEC_DEFAULT_EXACT_THRESHOLD  1024
 /* A filtered search whose estimated selectivity is below this fraction scans the
- * allowed vectors exactly instead of walking the graph (hnsw_search.c explains). */
+ * allowed vectors exactly instead of walking the graph when the scan is estimated
+ * to be cheaper (hnsw_search.c explains). */
 #define VEC_DEFAULT_FILTER_EXACT_BELOW 0.05
 #define VEC_MAX_THREADS              256
 
