@@ -40,6 +40,8 @@ static void test_one_gib(void) {
     char *dir = t_tmpdir("gib");
     strata_options o = strata_options_default();
     o.create = 1;
+    /* The RSS bound is about the document path: DuckDB's own buffers stay out. */
+    o.analytics_flags = STRATA_ANALYTICS_OFF;
     strata *db = NULL;
     CHECK_OK(strata_open(dir, &o, &db));
     uint64_t size = (1ull << 30) + 12345;
@@ -59,7 +61,7 @@ static void test_one_gib(void) {
     uint8_t w[32], h[32];
     su_sha256_final(&want, w);
     strata_close(db);
-    CHECK_OK(strata_open(dir, NULL, &db));
+    CHECK_OK(strata_open(dir, &o, &db));
     hsink hs;
     su_sha256_init(&hs.c);
     hs.n = 0;
