@@ -77,6 +77,7 @@ static digest run(const uint8_t *in, size_t size, size_t chunk, int authed) {
         for (;;) {
             const char *err = NULL;
             char *req = buf + start;
+            int multibulk = have > start && req[0] == '*'; /* (an inline request is unescaped in place) */
             int rc = resp_parse(&p, req, have - start, &lim, &err);
             if (rc == RESP_NEED) break;
             if (rc != RESP_CMD) {
@@ -88,7 +89,7 @@ static digest run(const uint8_t *in, size_t size, size_t chunk, int authed) {
             if (p.pos == 0 || p.pos > have - start) abort(); /* progress, and within the bytes */
             for (size_t i = 0; i < p.argc; i++)
                 if (p.argv[i].off > p.pos || p.argv[i].len > p.pos - p.argv[i].off) abort();
-            if (p.argc > lim.max_args && req[0] == '*') abort();
+            if (multibulk && p.argc > lim.max_args) abort();
             d.commands++;
             mix(&d, &p.argc, sizeof p.argc);
             for (size_t i = 0; i < p.argc; i++) mix(&d, req + p.argv[i].off, p.argv[i].len);
