@@ -16,7 +16,8 @@
  * to visiting most of the graph through nodes it cannot return, while the links
  * among allowed nodes alone no longer form a connected graph (recall collapses).
  * So VEC_SEARCH_AUTO first estimates the selectivity p by asking the filter about
- * 128 labels (16 random runs of 8 slots: ~16 cache misses), then compares costs in
+ * 128 labels (16 random runs of 8 slots: ~16 cache misses; 1024 when fewer than 4
+ * are allowed), then compares costs in
  * distance computations: a scan asks the filter about every label (each ~lambda of
  * a distance, lambda shrinking with dim) and computes p*n distances; a walk needs
  * ~4 ef / p. Below params.filter_exact_below (5%) the cheaper one runs — at 1% a
@@ -358,14 +359,17 @@ static int exact_scan(vec_hnsw *h, vh_scratch *s, const float *q, uint32_t k, ve
 }
 
 /* Fraction of labels the filter allows, from 128 labels: 16 runs of 8 consecutive
- * slots at pseudo-random places (one cache line of labels each, ~16 misses in all).
+ * slots at pseudo-random places (one cache line of labels each, ~16 misses in all),
+ * up to 1024 labels when the filter is selective.
  * Tombstones' stale labels are sampled too: they stand for the data's distribution. */
 static double estimate_selectivity(vec_hnsw *h, vec_allow_fn allow, void *ctx) {
     uint32_t n = atomic_load_explicit(&h->nslots, memory_order_acquire);
     if (n == 0) return 1.0;
     uint64_t x = (atomic_fetch_add_explicit(&h->nsearch, 1, memory_order_relaxed) + 1) * 0x9E3779B97F4A7C15ull;
     unsigned yes = 0, total = 0;
-    for (int i = 0; i < 16; i++) {
+    /* 16 runs; when they find fewer than 4 allowed labels (p below ~3%), 128 runs,
+     * so a 1% filter is not mistaken for an empty one (0.99^128 = 28% of the time). */
+    for (int i = 0; i < 128 && (i < 16 || yes < 4); i++) {
         x ^= x >> 12; x ^= x << 25; x ^= x >> 27; /* xorshift64 */
         uint32_t base = (uint32_t)((((x * 0x2545F4914F6CDD1Dull) >> 32) * (uint64_t)n) >> 32) & ~7u;
         for (uint32_t id = base; id < base + 8 && id < n; id++) {
