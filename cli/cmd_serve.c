@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -89,6 +90,15 @@ static int run_serve(struct cli_ctx *ctx)
     }
     if ((rc = strata_cache_config_set(ctx->db, &cfg)) != STRATA_OK)
         return cli_fail(ctx, rc, "serve: cache configuration");
+
+    /* Every client is a descriptor: raise the soft limit toward maxclients (as
+     * redis-server does), as far as the hard limit allows. */
+    struct rlimit rl;
+    rlim_t want = (rlim_t)(o.maxclients ? o.maxclients : STRATA_SERVER_DEFAULT_MAXCLIENTS) + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     strata_server *srv = NULL;
     if ((rc = strata_server_open(ctx->db, &o, &srv)) != STRATA_OK)

@@ -439,6 +439,40 @@ got = x.recv(100)
 sys.exit(0 if got == b"-ERR max number of clients reached\r\n" else 1)
 EOF
 stop "$SPID" || fail "stop s2"
+# out of file descriptors (ulimit 48): new connections are refused with the same
+# error instead of spinning the loop, and the connected clients go on
+"$CLI" --dir "$T/s5" init >/dev/null
+(ulimit -n 48; exec "$CLI" --dir "$T/s5" serve --port 0 >"$T/s5.out" 2>&1) &
+S5=$!
+PIDS+=("$S5")
+P5=""
+for _ in $(seq 1 100); do
+    P5=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) and .*/\1/p' "$T/s5.out")
+    [ -n "$P5" ] && break
+    sleep 0.05
+done
+python3 - "$P5" <<'EOF' && pass || fail "out of descriptors"
+import socket, sys, time
+port = int(sys.argv[1])
+first = socket.create_connection(("127.0.0.1", port)); first.settimeout(5)
+conns, refused = [], 0
+for i in range(80):
+    c = socket.create_connection(("127.0.0.1", port)); c.settimeout(5)
+    conns.append(c)
+time.sleep(0.3)
+for c in conns:
+    try:
+        c.sendall(b"PING\r\n")
+        if c.recv(100).startswith(b"-ERR max number of clients reached"): refused += 1
+    except OSError:
+        refused += 1
+first.sendall(b"PING\r\n")
+ok = first.recv(100) == b"+PONG\r\n"
+sys.exit(0 if ok and refused >= 30 else 1)
+EOF
+cpu=$(ps -o %cpu= -p "$S5" | tr -d ' ')
+awk -v c="$cpu" 'BEGIN { exit !(c < 50) }' && pass || fail "out of descriptors: serve spins at $cpu% CPU"
+stop "$S5" || fail "stop s5"
 "$CLI" --dir "$T/s3" init >/dev/null
 "$CLI" --dir "$T/s3" serve --bind 0.0.0.0 --port 0 >/dev/null 2>"$T/bind.err"
 [ $? = 1 ] && grep -q "not a loopback address" "$T/bind.err" && pass || fail "non-loopback bind without a password"

@@ -242,12 +242,31 @@ static void client_read(client *c) {
     if (!c->closed) client_write(c);
 }
 
+/* Out of file descriptors, a pending connection would keep the listener readable
+ * and the loop spinning: the spare descriptor is given up to accept it, tell it
+ * why, and close it; then the spare is taken again. */
+static void refuse_one(strata_server *s, int lfd) {
+    if (s->spare_fd < 0) return;
+    close(s->spare_fd);
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        static const char msg[] = "-ERR max number of clients reached\r\n";
+        (void)!send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL);
+        close(fd);
+        s->rejected++;
+    }
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void accept_all(strata_server *s, int lfd, int is_unix) {
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return; /* EAGAIN, or a transient error (EMFILE...): try at the next event */
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) refuse_one(s, lfd);
+            return; /* EAGAIN, or a transient error: try at the next event */
+        }
         s->conns_total++;
         if (s->nclients >= s->maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
@@ -475,6 +494,7 @@ int srv_open(strata *db, const char *store_dir, const strata_server_opts *o, str
     }
     s->db = db;
     s->epfd = s->lfd = s->ufd = s->efd = s->unix_dirfd = -1;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->port = -1;
     snprintf(s->bind, sizeof s->bind, "%s", bind);
     s->maxclients = o->maxclients ? o->maxclients : STRATA_SERVER_DEFAULT_MAXCLIENTS;
@@ -625,6 +645,7 @@ void srv_close(strata_server *s) {
     if (s->unix_dirfd >= 0) close(s->unix_dirfd);
     if (s->efd >= 0) close(s->efd);
     if (s->epfd >= 0) close(s->epfd);
+    if (s->spare_fd >= 0) close(s->spare_fd);
     srv_commands_free(s);
     free(s->pass);
     free(s);

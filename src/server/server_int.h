@@ -41,6 +41,7 @@ typedef struct srv_cmd srv_cmd;
 struct strata_server {
     strata *db;
     int epfd, lfd, ufd, efd;
+    int spare_fd;               /* kept open to refuse connections when out of descriptors */
     int port;
     char bind[256];
     char *pass;                 /* NULL: no AUTH */
