@@ -447,7 +447,7 @@ S5=$!
 PIDS+=("$S5")
 P5=""
 for _ in $(seq 1 100); do
-    P5=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) and .*/\1/p' "$T/s5.out")
+    P5=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) and .*/\1/p' "$T/s5.out" 2>/dev/null)
     [ -n "$P5" ] && break
     sleep 0.05
 done
