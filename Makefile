@@ -77,7 +77,7 @@ test: bootstrap
 	echo "==== [4/4] $(TSAN_BUILD)/: ThreadSanitizer on the threaded tests"; \
 	if $(CMAKE) -S . -B $(TSAN_BUILD) -DSTRATA_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -DSTRATA_BUILD_BENCH=OFF $(CMAKE_ARGS) && \
 	   $(CMAKE) --build $(TSAN_BUILD) -j$(JOBS); then \
-	  TSAN_OPTIONS=halt_on_error=1 $(CTEST) --test-dir $(TSAN_BUILD) -L threads --output-on-failure || failed="$$failed $(TSAN_BUILD)/(tests)"; \
+	  TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" $(CTEST) --test-dir $(TSAN_BUILD) -L threads --output-on-failure || failed="$$failed $(TSAN_BUILD)/(tests)"; \
 	else failed="$$failed $(TSAN_BUILD)/(build)"; fi; \
 	if [ -z "$$failed" ]; then \
 	  echo "make test: PASSED ($(BUILD)/, $(ASAN_BUILD)/ with ASan+UBSan+LSan, $(FUZZ_BUILD)/ fuzzing, $(TSAN_BUILD)/ TSan)"; \

@@ -230,8 +230,8 @@ static const char *const compact_merge_sql[RU_N] = {
     "INSERT INTO temp.compact_op SELECT hour, op, sum(count), sum(errors), sum(sampled), sum(latency_us_sum), "
     "min(latency_us_min), max(latency_us_max) FROM op_metrics_hourly WHERE hour >= $1 "
     "GROUP BY ALL HAVING count(*) > 1",
-    "INSERT INTO temp.compact_hist SELECT source, hour, dim1, dim2, bucket, sum(count) "
-    "FROM metric_histograms_hourly WHERE hour >= $1 GROUP BY ALL HAVING count(*) > 1",
+    ("INSERT INTO temp.compact_hist SELECT source, hour, dim1, dim2, bucket, sum(count) "
+     "FROM metric_histograms_hourly WHERE hour >= $1 GROUP BY ALL HAVING count(*) > 1"),
 };
 static const char *const compact_delete_sql[RU_N] = {
     "DELETE FROM query_metrics_hourly r USING temp.compact_query c WHERE r.hour = c.hour AND "
