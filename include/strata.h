@@ -307,14 +307,6 @@ STRATA_API int strata_compact(strata *db, double threshold, strata_compact_stats
 typedef void (*strata_problem_fn)(void *ctx, const char *problem);
 STRATA_API int strata_check(strata *db, strata_problem_fn problem, void *ctx, uint64_t *problems);
 
-/* ---- backups ----
- * A backup is a folder NAME under a destination (default DIR/backups): a consistent
- * snapshot of the whole store at one LSN, taken while writers go on, with a MANIFEST
- * (JSON: format, name, LSN, time, each file's size and SHA-256) written last and
- * atomically. A folder without a valid MANIFEST is incomplete and never listed as
- * good. Files unchanged since the previous good backup in the same destination are
- * hard links to it (incremental); segments are hard-linked from the store when the
- * destination is on the same filesystem, copied otherwise. See doc/format/backup.md. */
 /* ---- vectors ----
  * Collections of dense vectors, one per (collection, document id), searched with
  * Strata's HNSW index. Puts and deletes join `txn` (NULL: their own transaction), so
@@ -410,6 +402,14 @@ STRATA_API int strata_vec_rebuild(strata *db, const char *name);
  * STRATA_EINVAL for dim 0 or above STRATA_VEC_DIM_MAX, or text without a word. */
 STRATA_API int strata_embed_hash(const char *text, size_t len, float *out, uint32_t dim);
 
+/* ---- backups ----
+ * A backup is a folder NAME under a destination (default DIR/backups): a consistent
+ * snapshot of the whole store at one LSN, taken while writers go on, with a MANIFEST
+ * (JSON: format, name, LSN, time, each file's size and SHA-256) written last and
+ * atomically. A folder without a valid MANIFEST is incomplete and never listed as
+ * good. Files unchanged since the previous good backup in the same destination are
+ * hard links to it (incremental); segments are hard-linked from the store when the
+ * destination is on the same filesystem, copied otherwise. See doc/format/backup.md. */
 #define STRATA_BACKUP_NAME_MAX 64   /* names are [A-Za-z0-9_-]{1,64} */
 #define STRATA_DEFAULT_BACKUP_KEEP 7
 #define STRATA_DEFAULT_BACKUP_INTERVAL_HOURS 24
