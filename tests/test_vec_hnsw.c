@@ -89,7 +89,7 @@ static void truth(int metric, const float *x, size_t n, const float *q, size_t n
 
 static double recall(vec_hnsw *h, const float *q, size_t nq, const uint64_t *gt, const vec_search_opts *o) {
     vec_hit hits[K];
-    size_t got = 0, hit = 0, want = 0;
+    size_t hit = 0, want = 0;
     for (size_t i = 0; i < nq; i++) {
         size_t nh = 0;
         if (vec_hnsw_search(h, q + i * DIM, DIM, o, hits, &nh) != STRATA_OK) continue;
@@ -99,7 +99,6 @@ static double recall(vec_hnsw *h, const float *q, size_t nq, const uint64_t *gt,
             for (size_t j = 0; j < nh; j++)
                 if (hits[j].label == gt[i * K + k]) { hit++; break; }
         }
-        got += nh;
     }
     return want ? (double)hit / want : 1.0;
 }
