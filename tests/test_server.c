@@ -4,15 +4,20 @@
  *  - `strata serve` started by the test as a process on a free loopback port:
  *    binary-safe keys and values, a 5 MB value, 2000 pipelined requests, several
  *    clients at once, STRATA.* commands, and SIGTERM ending it with status 0 and
- *    every acknowledged write in the store afterwards. */
+ *    every acknowledged write in the store afterwards;
+ *  - vectors, search, SQL (untrusted, off the event loop: replies keep their order
+ *    and other clients are served while a query runs) and backups over RESP. */
 #include "test.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -149,6 +154,311 @@ static void test_api(const char *dir) {
     CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
     close(fd);
     CHECK_OK(strata_server_open(db, &o, &srv));
+    strata_server_close(srv);
+    CHECK_OK(strata_close(db));
+}
+
+/* ---- STRATA.VEC, STRATA.SEARCH, STRATA.SQL, STRATA.BACKUP ---- */
+/* RESP3 through a raw socket (Debian's hiredis speaks RESP2 only): send `req`, and
+ * check that exactly `want` comes back. */
+static int raw_exchange(int fd, const char *req, size_t reqlen, const char *want) {
+    if (write(fd, req, reqlen) != (ssize_t)reqlen) return 0;
+    size_t wl = strlen(want), got = 0;
+    char buf[4096];
+    while (got < wl && got < sizeof buf) {
+        struct pollfd pf = { fd, POLLIN, 0 };
+        if (poll(&pf, 1, 10000) != 1) break;
+        ssize_t n = read(fd, buf + got, sizeof buf - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    int ok = got == wl && memcmp(buf, want, wl) == 0;
+    if (!ok) fprintf(stderr, "  RESP3: want %zu bytes '%s', got %zu '%.*s'\n", wl, want, got, (int)got, buf);
+    return ok;
+}
+
+static int raw_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return -1;
+    return fd;
+}
+
+static int is_err(redisReply *r, const char *needle) {
+    int ok = REPLY_IS(r, REDIS_REPLY_ERROR) && strstr(r->str, needle) != NULL;
+    if (!ok) fprintf(stderr, "  want an error with '%s', got type %d '%s'\n", needle, r ? r->type : -1,
+                     r && r->str ? r->str : "");
+    freeReplyObject(r);
+    return ok;
+}
+
+static int is_int(redisReply *r, long long v) {
+    int ok = REPLY_IS(r, REDIS_REPLY_INTEGER) && r->integer == v;
+    if (!ok) fprintf(stderr, "  want :%lld, got type %d '%s'\n", v, r ? r->type : -1, r && r->str ? r->str : "");
+    freeReplyObject(r);
+    return ok;
+}
+
+/* A RESP2 map reply's value for `key` (flat array), or NULL. */
+static redisReply *field(redisReply *r, const char *key) {
+    if (!r || r->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->str && strcmp(r->element[i]->str, key) == 0) return r->element[i + 1];
+    return NULL;
+}
+
+static void test_vectors(redisContext *c, int r3) {
+    redisReply *r;
+    CHECK(is_err(cmd(c, "STRATA.VEC CREATE v 0"), "dim must be 1.."));
+    CHECK(is_err(cmd(c, "STRATA.VEC CREATE v 3 METRIC manhattan"), "METRIC is cosine, ip or l2"));
+    CHECK(is_err(cmd(c, "STRATA.VEC CREATE v 3 DTYPE f64"), "DTYPE is f32, f16 or i8"));
+    CHECK(is_err(cmd(c, "STRATA.VEC CREATE v 3 METRIC"), "syntax error"));
+    CHECK(is_err(cmd(c, "STRATA.VEC CREATE bad/name 3"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.VEC FROB v"), "unknown subcommand"));
+    r = cmd(c, "STRATA.VEC CREATE v 3 METRIC l2 M 8 EF_CONSTRUCTION 50");
+    CHECK(REPLY_IS(r, REDIS_REPLY_STATUS) && strcmp(r->str, "OK") == 0);
+    freeReplyObject(r);
+    CHECK(is_err(cmd(c, "STRATA.VEC CREATE v 3"), "ERR "));
+    r = cmd(c, "STRATA.VEC INFO v");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && field(r, "dim") && field(r, "dim")->integer == 3 &&
+          field(r, "metric") && strcmp(field(r, "metric")->str, "l2") == 0 && field(r, "m")->integer == 8);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.VEC INFO nope");
+    CHECK(REPLY_IS(r, REDIS_REPLY_NIL));
+    freeReplyObject(r);
+
+    /* three ways to send a vector; the blob is little-endian float32 */
+    float v1[3] = { 1, 0, 0 };
+    r = cmd(c, "STRATA.VEC PUT v a VECTOR %b", (const char *)v1, sizeof v1);
+    CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER) && r->integer > 0);
+    freeReplyObject(r);
+    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v b VALUES %s", "[0, 1, 0]"), REDIS_REPLY_INTEGER));
+    freeReplyObject(r);
+    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v c VALUES %s", "0,0.5 1"), REDIS_REPLY_INTEGER));
+    freeReplyObject(r);
+    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v other:d VALUES %s", "0.9 0.1 0"), REDIS_REPLY_INTEGER));
+    freeReplyObject(r);
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VECTOR %b", (const char *)v1, (size_t)8), "VECTOR must be 12 bytes"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "1 2"), "has 2 numbers"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "1 2 zz"), "is not a finite number"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "1 2 1e999"), "is not a finite number"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "[1 2 3"), "without ']'"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v x DOC a"), "VECTOR blob, VALUES text or TEXT text"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT nope x VALUES 1"), "ERR "));
+    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v t TEXT %s", "hello vector world"), REDIS_REPLY_INTEGER));
+    freeReplyObject(r);
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v t TEXT %s", ""), "nothing to embed"));
+    r = cmd(c, "STRATA.VEC GET v c");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 3 && strcmp(r->element[1]->str, "0.5") == 0);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.VEC GET v missing");
+    CHECK(REPLY_IS(r, REDIS_REPLY_NIL));
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.VEC LIST");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 1 && strcmp(r->element[0]->str, "v") == 0);
+    freeReplyObject(r);
+
+    /* search: nearest first, score higher is closer, with filters */
+    r = cmd(c, "STRATA.SEARCH v VALUES %s K 2 EXACT", "1 0 0");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && strcmp(r->element[0]->element[0]->str, "a") == 0 &&
+          strcmp(r->element[0]->element[1]->str, "0") == 0 &&
+          strcmp(r->element[1]->element[0]->str, "other:d") == 0);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.SEARCH v DOC a K 1 PREFIX other:");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 1 && strcmp(r->element[0]->element[0]->str, "other:d") == 0);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.SEARCH v VALUES %s IDS 2 b c K 5", "1 0 0");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2);
+    freeReplyObject(r);
+    char req[256];
+    int rl = snprintf(req, sizeof req, "*6\r\n$13\r\nSTRATA.SEARCH\r\n$1\r\nv\r\n$6\r\nVECTOR\r\n$12\r\n");
+    memcpy(req + rl, v1, sizeof v1);
+    rl += (int)sizeof v1;
+    rl += snprintf(req + rl, sizeof req - (size_t)rl, "\r\n$1\r\nK\r\n$1\r\n1\r\n");
+    CHECK(raw_exchange(r3, req, (size_t)rl, "*1\r\n*2\r\n$1\r\na\r\n,0\r\n"));
+    CHECK(is_err(cmd(c, "STRATA.SEARCH v VALUES %s K 0", "1 0 0"), "K must be 1.."));
+    CHECK(is_err(cmd(c, "STRATA.SEARCH v VALUES %s IDS 3 b c", "1 0 0"), "IDS count"));
+    CHECK(is_err(cmd(c, "STRATA.SEARCH v VALUES %s BOGUS", "1 0 0"), "syntax error"));
+    CHECK(is_err(cmd(c, "STRATA.SEARCH v DOC missing"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.SEARCH nope VALUES 1"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.SEARCH v VALUES"), "wrong number of arguments"));
+    CHECK(is_int(cmd(c, "STRATA.VEC DEL v b"), 1));
+    CHECK(is_int(cmd(c, "STRATA.VEC DEL v b"), 0));
+    r = cmd(c, "STRATA.SEARCH v VALUES %s K 10 EXACT", "0 1 0");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 4);
+    freeReplyObject(r);
+}
+
+static void test_sql(strata *db, int port, redisContext *c, int r3) {
+    strata_query_metric m = { 0, "search", 12.5, 3, 1, "hybrid" };
+    CHECK_OK(strata_metric_query(db, &m));
+    m.retrieval_strategy = "dense";
+    m.latency_ms = 7;
+    CHECK_OK(strata_metric_query(db, &m));
+    CHECK_OK(strata_metric_flush(db));
+    redisReply *r = cmd(c, "STRATA.SQL %s %s", "SELECT retrieval_strategy, latency_ms, success, result_count "
+                                              "FROM query_metrics WHERE retrieval_strategy = $1", "hybrid");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && r->element[0]->elements == 4 &&
+          strcmp(r->element[0]->element[0]->str, "retrieval_strategy") == 0 &&
+          strcmp(r->element[1]->element[0]->str, "hybrid") == 0 && strcmp(r->element[1]->element[1]->str, "12.5") == 0 &&
+          r->element[1]->element[2]->integer == 1 && r->element[1]->element[3]->integer == 3);
+    freeReplyObject(r);
+    const char *q = "SELECT 1.5::DOUBLE AS d, true AS b, NULL AS n, 'x' AS s";
+    char req[256];
+    int rl = snprintf(req, sizeof req, "*2\r\n$10\r\nSTRATA.SQL\r\n$%zu\r\n%s\r\n", strlen(q), q);
+    CHECK(raw_exchange(r3, req, (size_t)rl,
+                       "*2\r\n*4\r\n$1\r\nd\r\n$1\r\nb\r\n$1\r\nn\r\n$1\r\ns\r\n*4\r\n,1.5\r\n#t\r\n_\r\n$1\r\nx\r\n"));
+    r = cmd(c, "STRATA.SQL %s", q); /* the same in RESP2 */
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && strcmp(r->element[1]->element[0]->str, "1.5") == 0 &&
+          r->element[1]->element[1]->integer == 1 && r->element[1]->element[2]->type == REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.SQL %s %s", "SELECT count(*) FROM query_metrics WHERE latency_ms > $1", "10");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && r->element[1]->element[0]->integer == 1);
+    freeReplyObject(r);
+    /* untrusted: one read-only SELECT, no files */
+    CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELEC 1"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.SQL %s", "DELETE FROM query_metrics"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELECT * FROM read_csv('/etc/passwd')"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.SQL %s", "COPY query_metrics TO '/tmp/strata-leak.csv'"), "ERR "));
+    CHECK(access("/tmp/strata-leak.csv", F_OK) != 0);
+    CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELECT $1"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.SQL %s %s", "SELECT 1", "extra"), "ERR "));
+    r = cmd(c, "STRATA.SQL %s", "SELECT count(*) FROM query_metrics");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && r->element[1]->element[0]->integer == 2);
+    freeReplyObject(r);
+
+    /* pipelined: the replies keep their order around the job */
+    redisAppendCommand(c, "SET k1 before");
+    redisAppendCommand(c, "STRATA.SQL %s", "SELECT 42");
+    redisAppendCommand(c, "GET k1");
+    void *rv;
+    CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_STATUS));
+    freeReplyObject(rv);
+    CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_ARRAY) &&
+          r->element[1]->element[0]->integer == 42);
+    freeReplyObject(rv);
+    CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_STRING) && strcmp(r->str, "before") == 0);
+    freeReplyObject(rv);
+
+    /* a slow query runs off the loop: another client is served meanwhile */
+    redisContext *slow = redisConnect("127.0.0.1", port);
+    CHECK(slow && !slow->err);
+    const char *long_q = "SELECT sum(i % 7) FROM range(300000000) t(i)";
+    redisAppendCommand(slow, "STRATA.SQL %s", long_q);
+    int done = 0;
+    CHECK(redisBufferWrite(slow, &done) == REDIS_OK && done);
+    r = cmd(c, "PING");
+    CHECK(REPLY_IS(r, REDIS_REPLY_STATUS));
+    freeReplyObject(r);
+    struct pollfd pf = { slow->fd, POLLIN, 0 };
+    CHECK(poll(&pf, 1, 0) == 0); /* the query has not answered yet */
+    /* a client that leaves while its job runs costs nothing but the reply */
+    redisFree(slow);
+    r = cmd(c, "DBSIZE");
+    CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER));
+    freeReplyObject(r);
+}
+
+static int count_backups(void *ctx, const strata_backup_info *i) {
+    (*(int *)ctx) += i->complete;
+    return 0;
+}
+
+static void test_backup(const char *dir, redisContext *c, redisContext *u) {
+    redisReply *r = cmd(c, "STRATA.DOCPUT doc1 %s", "backed up text");
+    CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER) && r->integer > 0);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.BACKUP CREATE");
+    redisReply *name = field(r, "name");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && name && field(r, "lsn") && field(r, "lsn")->integer > 0 &&
+          field(r, "files") && field(r, "files")->integer > 0);
+    char bname[80] = "";
+    if (name) snprintf(bname, sizeof bname, "%s", name->str);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.BACKUP LIST");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 1 && strcmp(field(r->element[0], "name")->str, bname) == 0 &&
+          field(r->element[0], "complete")->integer == 1);
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.BACKUP VERIFY %s", bname);
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && field(r, "ok") && field(r, "ok")->integer == 1 &&
+          field(r, "problems") && field(r, "problems")->elements == 0);
+    freeReplyObject(r);
+    CHECK(is_err(cmd(c, "STRATA.BACKUP VERIFY nosuch"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.BACKUP CREATE DEST /tmp"), "only over the store's unix socket"));
+    CHECK(is_err(cmd(c, "STRATA.BACKUP CREATE TO /tmp"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.BACKUP PRUNE 0"), "keep must be at least 1"));
+    CHECK(is_err(cmd(c, "STRATA.BACKUP RESTORE x"), "unknown subcommand"));
+    /* over the unix socket a destination may be chosen */
+    char dest[4200];
+    snprintf(dest, sizeof dest, "%s-elsewhere", dir);
+    r = cmd(u, "STRATA.BACKUP CREATE DEST %s", dest);
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && field(r, "name"));
+    freeReplyObject(r);
+    int n = 0;
+    CHECK_OK(strata_backup_list(dest, count_backups, &n));
+    CHECK(n == 1);
+    r = cmd(c, "STRATA.BACKUP CREATE");
+    freeReplyObject(r);
+    CHECK(is_int(cmd(c, "STRATA.BACKUP PRUNE 1"), 1));
+    /* what the server backed up restores with its document */
+    char target[4300];
+    snprintf(target, sizeof target, "%s-restored", dir);
+    r = cmd(u, "STRATA.BACKUP LIST DEST %s", dest);
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 1);
+    if (REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 1)
+        CHECK_OK(strata_backup_restore(dest, field(r->element[0], "name")->str, target, 0));
+    freeReplyObject(r);
+    strata *db = open_store(target);
+    void *d = NULL;
+    size_t len = 0;
+    CHECK_OK(strata_doc_get(db, "doc1", 4, &d, &len));
+    CHECK(len == 14 && memcmp(d, "backed up text", 14) == 0);
+    strata_free(d);
+    float q[3];
+    CHECK_OK(strata_vec_get(db, "v", "a", 1, q, 3));
+    CHECK_OK(strata_close(db));
+    t_rmtree(strdup(target));
+    t_rmtree(strdup(dest));
+}
+
+static void test_store_commands(const char *dir) {
+    strata *db = open_store(dir);
+    strata_server *srv = NULL;
+    strata_server_opts o = strata_server_opts_default();
+    o.port = 0;
+    CHECK_OK(strata_server_open(db, &o, &srv));
+    int port = 0;
+    CHECK_OK(strata_server_port(srv, &port));
+    pthread_t th;
+    pthread_create(&th, NULL, run_thread, srv);
+    redisContext *c = redisConnect("127.0.0.1", port);
+    int r3 = raw_connect(port);
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/%s", dir, STRATA_SERVER_SOCKET_NAME);
+    redisContext *u = redisConnectUnix(sock);
+    CHECK(c && !c->err && r3 >= 0 && u && !u->err);
+    const char hello[] = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+    CHECK(write(r3, hello, sizeof hello - 1) == (ssize_t)sizeof hello - 1);
+    char skip[2048];
+    struct pollfd pf = { r3, POLLIN, 0 };
+    CHECK(poll(&pf, 1, 10000) == 1 && read(r3, skip, sizeof skip) > 0 && skip[0] == '%');
+    test_vectors(c, r3);
+    test_sql(db, port, c, r3);
+    test_backup(dir, c, u);
+    /* stop while a slow job runs: the loop waits for it, then returns cleanly */
+    redisAppendCommand(c, "STRATA.SQL %s", "SELECT sum(i % 7) FROM range(300000000) t(i)");
+    int done = 0;
+    redisBufferWrite(c, &done);
+    redisReply *r = cmd(u, "PING");
+    freeReplyObject(r);
+    CHECK_OK(strata_server_stop(srv));
+    void *ret;
+    pthread_join(th, &ret);
+    CHECK((intptr_t)ret == STRATA_OK);
+    redisFree(c);
+    close(r3);
+    redisFree(u);
     strata_server_close(srv);
     CHECK_OK(strata_close(db));
 }
@@ -352,6 +662,9 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     char *dir = t_tmpdir("server");
     test_api(dir);
+    char *dir3 = t_tmpdir("store-cmds");
+    test_store_commands(dir3);
+    t_rmtree(dir3);
     char *dir2 = t_tmpdir("serve");
     test_process(dir2);
     t_rmtree(dir2);

@@ -10,9 +10,8 @@
  * A reply is either written whole or not at all: a handler that can fail after it
  * started writing rolls the buffer back (out.len = mark) before the error.
  *
- * The store itself is under STRATA.* (doc/format/resp.md): documents, settings,
- * sessions and statistics, the set the strata CLI needs to work through a server
- * that holds its store. */
+ * The store itself is under STRATA.* (doc/format/resp.md), in store_cmds.c,
+ * vec_cmds.c and job_cmds.c; the helpers all of them use are here. */
 #include "server/server_int.h"
 
 #include <ctype.h>
@@ -28,8 +27,6 @@
 #include <unistd.h>
 
 #define COMPAT_REDIS_VERSION "7.0.0" /* the command set and replies emulated */
-
-typedef void cmd_fn(client *c, int argc, char **argv, size_t *lens);
 
 enum { CF_NOAUTH = 1 };
 
@@ -47,7 +44,7 @@ struct srv_cmd {
 #define OUT (&c->out)
 #define DB (c->srv->db)
 
-static int eq(const char *a, size_t n, const char *lit) {
+int srv_eq(const char *a, size_t n, const char *lit) {
     return strlen(lit) == n && strncasecmp(a, lit, n) == 0;
 }
 
@@ -76,14 +73,14 @@ static int parse_ll(const char *s, size_t n, long long *out) {
     return 1;
 }
 
-static int arg_ll(client *c, char *s, size_t n, long long *out) {
+int srv_arg_ll(client *c, char *s, size_t n, long long *out) {
     if (parse_ll(s, n, out)) return 1;
     rb_error(OUT, "ERR value is not an integer or out of range");
     return 0;
 }
 
 /* A NUL-terminated copy of an argument (free with free()); NULL after an OOM reply. */
-static char *arg_str(client *c, const char *s, size_t n) {
+char *srv_arg_str(client *c, const char *s, size_t n) {
     char *p = malloc(n + 1);
     if (!p) {
         rb_error(OUT, "ERR out of memory");
@@ -94,10 +91,10 @@ static char *arg_str(client *c, const char *s, size_t n) {
     return p;
 }
 
-static void syntax_error(client *c) { rb_error(OUT, "ERR syntax error"); }
+void srv_syntax_error(client *c) { rb_error(OUT, "ERR syntax error"); }
 
 /* A container command's subcommand that does not fit: Redis's two messages. */
-static void sub_error(client *c, const char *cmd, const char *known, const char *sub, size_t sl) {
+void srv_sub_error(client *c, const char *cmd, const char *known, const char *sub, size_t sl) {
     char lower[33];
     size_t n = sl < 32 ? sl : 32;
     for (size_t i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)sub[i]);
@@ -120,7 +117,7 @@ static void sub_error(client *c, const char *cmd, const char *known, const char 
 }
 
 /* A failed library call: Redis's OOM reply for maxmemory, else "ERR <message>". */
-static void reply_fail(client *c, int rc) {
+void srv_reply_fail(client *c, int rc) {
     const char *m = strata_errmsg(DB);
     if (!m || !*m) m = strata_errstr(rc);
     if (rc == STRATA_ENOMEM && strncmp(m, "OOM ", 4) == 0) rb_error(OUT, "%s", m);
@@ -137,7 +134,7 @@ static void cmd_get(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
     int rc = strata_cache_get_fn(DB, argv[1], lens[1], write_bulk, OUT);
     if (rc == STRATA_ENOTFOUND) rb_null(OUT, c->proto);
-    else if (rc) reply_fail(c, rc);
+    else if (rc) srv_reply_fail(c, rc);
 }
 
 typedef struct oldval { char *p; size_t n; int found, oom; } oldval;
@@ -172,7 +169,7 @@ static void do_set(client *c, char *k, size_t kl, char *v, size_t vl, strata_cac
     } else if (rc == STRATA_EINVAL && strstr(strata_errmsg(DB), "invalid expire time")) {
         rb_error(OUT, "ERR invalid expire time in '%s' command", cmd);
     } else {
-        reply_fail(c, rc);
+        srv_reply_fail(c, rc);
     }
     free(old.p);
 }
@@ -181,7 +178,7 @@ static void do_set(client *c, char *k, size_t kl, char *v, size_t vl, strata_cac
 static int expire_arg(client *c, char *s, size_t n, int seconds, int absolute, const char *cmd, int *mode,
                       int64_t *ms) {
     long long v;
-    if (!arg_ll(c, s, n, &v)) return 0;
+    if (!srv_arg_ll(c, s, n, &v)) return 0;
     if (v <= 0 || (seconds && v > LLONG_MAX / 1000)) {
         rb_error(OUT, "ERR invalid expire time in '%s' command", cmd);
         return 0;
@@ -199,17 +196,17 @@ static void cmd_set(client *c, int argc, char **argv, size_t *lens) {
         char *a = argv[j];
         size_t n = lens[j];
         int has_next = j + 1 < argc;
-        if (eq(a, n, "nx") && o.cond != STRATA_CACHE_XX) o.cond = STRATA_CACHE_NX;
-        else if (eq(a, n, "xx") && o.cond != STRATA_CACHE_NX) o.cond = STRATA_CACHE_XX;
-        else if (eq(a, n, "get")) get = 1;
-        else if (eq(a, n, "keepttl") && !exp) keepttl = 1;
-        else if (!keepttl && has_next && (eq(a, n, "ex") || eq(a, n, "px") || eq(a, n, "exat") || eq(a, n, "pxat"))) {
-            int kind = eq(a, n, "ex") ? 1 : eq(a, n, "px") ? 2 : eq(a, n, "exat") ? 3 : 4;
-            if (exp && exp != kind) return syntax_error(c);
+        if (srv_eq(a, n, "nx") && o.cond != STRATA_CACHE_XX) o.cond = STRATA_CACHE_NX;
+        else if (srv_eq(a, n, "xx") && o.cond != STRATA_CACHE_NX) o.cond = STRATA_CACHE_XX;
+        else if (srv_eq(a, n, "get")) get = 1;
+        else if (srv_eq(a, n, "keepttl") && !exp) keepttl = 1;
+        else if (!keepttl && has_next && (srv_eq(a, n, "ex") || srv_eq(a, n, "px") || srv_eq(a, n, "exat") || srv_eq(a, n, "pxat"))) {
+            int kind = srv_eq(a, n, "ex") ? 1 : srv_eq(a, n, "px") ? 2 : srv_eq(a, n, "exat") ? 3 : 4;
+            if (exp && exp != kind) return srv_syntax_error(c);
             exp = kind;
             ei = ++j;
         } else {
-            return syntax_error(c);
+            return srv_syntax_error(c);
         }
     }
     if (exp && !expire_arg(c, argv[ei], lens[ei], exp == 1 || exp == 3, exp >= 3, "set", &o.ttl_mode, &o.ttl)) return;
@@ -224,7 +221,7 @@ static void cmd_setnx(client *c, int argc, char **argv, size_t *lens) {
     int rc = strata_cache_set(DB, argv[1], lens[1], argv[2], lens[2], &o);
     if (rc == STRATA_OK) rb_int(OUT, 1);
     else if (rc == STRATA_EEXIST) rb_int(OUT, 0);
-    else reply_fail(c, rc);
+    else srv_reply_fail(c, rc);
 }
 
 static void setex_generic(client *c, char **argv, size_t *lens, int seconds, const char *cmd) {
@@ -246,7 +243,7 @@ static void reply_value(client *c, int rc, void *v, size_t n) {
     else if (rc == STRATA_ENOTFOUND) rb_null(OUT, c->proto);
     else if (rc == STRATA_EINVAL && strstr(strata_errmsg(DB), "invalid expire time"))
         rb_error(OUT, "ERR invalid expire time in 'getex' command");
-    else reply_fail(c, rc);
+    else srv_reply_fail(c, rc);
     strata_free(v);
 }
 
@@ -264,16 +261,16 @@ static void cmd_getex(client *c, int argc, char **argv, size_t *lens) {
     for (int j = 2; j < argc; j++) {
         char *a = argv[j];
         size_t n = lens[j];
-        if (eq(a, n, "persist") && !seen) {
+        if (srv_eq(a, n, "persist") && !seen) {
             mode = STRATA_CACHE_TTL_NONE;
             seen = 1;
-        } else if (!seen && j + 1 < argc && (eq(a, n, "ex") || eq(a, n, "px") || eq(a, n, "exat") || eq(a, n, "pxat"))) {
-            int sec = eq(a, n, "ex") || eq(a, n, "exat"), abs_ = eq(a, n, "exat") || eq(a, n, "pxat");
+        } else if (!seen && j + 1 < argc && (srv_eq(a, n, "ex") || srv_eq(a, n, "px") || srv_eq(a, n, "exat") || srv_eq(a, n, "pxat"))) {
+            int sec = srv_eq(a, n, "ex") || srv_eq(a, n, "exat"), abs_ = srv_eq(a, n, "exat") || srv_eq(a, n, "pxat");
             j++;
             if (!expire_arg(c, argv[j], lens[j], sec, abs_, "getex", &mode, &ttl)) return;
             seen = 1;
         } else {
-            return syntax_error(c);
+            return srv_syntax_error(c);
         }
     }
     void *v = NULL;
@@ -287,7 +284,7 @@ static void cmd_del(client *c, int argc, char **argv, size_t *lens) {
     for (int j = 1; j < argc; j++) {
         int rc = strata_cache_del(DB, argv[j], lens[j]);
         if (rc == STRATA_OK) n++;
-        else if (rc != STRATA_ENOTFOUND) return reply_fail(c, rc);
+        else if (rc != STRATA_ENOTFOUND) return srv_reply_fail(c, rc);
     }
     rb_int(OUT, n);
 }
@@ -297,7 +294,7 @@ static void cmd_exists(client *c, int argc, char **argv, size_t *lens) {
     for (int j = 1; j < argc; j++) {
         int ex = 0;
         int rc = strata_cache_exists(DB, argv[j], lens[j], &ex);
-        if (rc) return reply_fail(c, rc);
+        if (rc) return srv_reply_fail(c, rc);
         n += ex;
     }
     rb_int(OUT, n);
@@ -307,20 +304,20 @@ static void cmd_type(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
     int ex = 0;
     int rc = strata_cache_exists(DB, argv[1], lens[1], &ex);
-    if (rc) return reply_fail(c, rc);
+    if (rc) return srv_reply_fail(c, rc);
     rb_simple(OUT, ex ? "string" : "none");
 }
 
 static void expire_generic(client *c, int argc, char **argv, size_t *lens, int seconds, int absolute,
                            const char *cmd) {
     long long when;
-    if (!arg_ll(c, argv[2], lens[2], &when)) return;
+    if (!srv_arg_ll(c, argv[2], lens[2], &when)) return;
     unsigned flags = 0;
     for (int j = 3; j < argc; j++) {
-        if (eq(argv[j], lens[j], "nx")) flags |= STRATA_CACHE_EXPIRE_NX;
-        else if (eq(argv[j], lens[j], "xx")) flags |= STRATA_CACHE_EXPIRE_XX;
-        else if (eq(argv[j], lens[j], "gt")) flags |= STRATA_CACHE_EXPIRE_GT;
-        else if (eq(argv[j], lens[j], "lt")) flags |= STRATA_CACHE_EXPIRE_LT;
+        if (srv_eq(argv[j], lens[j], "nx")) flags |= STRATA_CACHE_EXPIRE_NX;
+        else if (srv_eq(argv[j], lens[j], "xx")) flags |= STRATA_CACHE_EXPIRE_XX;
+        else if (srv_eq(argv[j], lens[j], "gt")) flags |= STRATA_CACHE_EXPIRE_GT;
+        else if (srv_eq(argv[j], lens[j], "lt")) flags |= STRATA_CACHE_EXPIRE_LT;
         else {
             rb_error(OUT, "ERR Unsupported option %.*s", (int)(lens[j] > 64 ? 64 : lens[j]), argv[j]);
             return;
@@ -340,7 +337,7 @@ static void expire_generic(client *c, int argc, char **argv, size_t *lens, int s
     else if (rc == STRATA_ENOTFOUND) rb_int(OUT, 0);
     else if (rc == STRATA_EINVAL && strstr(strata_errmsg(DB), "invalid expire time"))
         rb_error(OUT, "ERR invalid expire time in '%s' command", cmd);
-    else reply_fail(c, rc);
+    else srv_reply_fail(c, rc);
 }
 static void cmd_expire(client *c, int argc, char **argv, size_t *lens) { expire_generic(c, argc, argv, lens, 1, 0, "expire"); }
 static void cmd_pexpire(client *c, int argc, char **argv, size_t *lens) { expire_generic(c, argc, argv, lens, 0, 0, "pexpire"); }
@@ -352,7 +349,7 @@ static void ttl_generic(client *c, char **argv, size_t *lens, int ms, int abs_) 
     int64_t ttl = -1, at = -1;
     int rc = strata_cache_ttl(DB, argv[1], lens[1], &ttl, &at);
     if (rc == STRATA_ENOTFOUND) return rb_int(OUT, -2);
-    if (rc) return reply_fail(c, rc);
+    if (rc) return srv_reply_fail(c, rc);
     long long v = abs_ ? at : ttl;
     if (v == -1) return rb_int(OUT, -1);
     rb_int(OUT, ms ? v : (v + 500) / 1000);
@@ -367,13 +364,13 @@ static void cmd_persist(client *c, int argc, char **argv, size_t *lens) {
     int applied = 0;
     int rc = strata_cache_persist(DB, argv[1], lens[1], &applied);
     if (rc == STRATA_OK || rc == STRATA_ENOTFOUND) rb_int(OUT, applied);
-    else reply_fail(c, rc);
+    else srv_reply_fail(c, rc);
 }
 
 static void incr_generic(client *c, char *k, size_t kl, long long delta) {
     int64_t r = 0;
     int rc = strata_cache_incrby(DB, k, kl, delta, &r);
-    if (rc) return reply_fail(c, rc);
+    if (rc) return srv_reply_fail(c, rc);
     rb_int(OUT, r);
 }
 static void cmd_incr(client *c, int argc, char **argv, size_t *lens) { (void)argc; incr_generic(c, argv[1], lens[1], 1); }
@@ -381,12 +378,12 @@ static void cmd_decr(client *c, int argc, char **argv, size_t *lens) { (void)arg
 static void cmd_incrby(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
     long long d;
-    if (arg_ll(c, argv[2], lens[2], &d)) incr_generic(c, argv[1], lens[1], d);
+    if (srv_arg_ll(c, argv[2], lens[2], &d)) incr_generic(c, argv[1], lens[1], d);
 }
 static void cmd_decrby(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
     long long d;
-    if (!arg_ll(c, argv[2], lens[2], &d)) return;
+    if (!srv_arg_ll(c, argv[2], lens[2], &d)) return;
     if (d == LLONG_MIN) return rb_error(OUT, "ERR decrement would overflow");
     incr_generic(c, argv[1], lens[1], -d);
 }
@@ -395,7 +392,7 @@ static void cmd_append(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
     size_t n = 0;
     int rc = strata_cache_append(DB, argv[1], lens[1], argv[2], lens[2], &n);
-    if (rc) return reply_fail(c, rc);
+    if (rc) return srv_reply_fail(c, rc);
     rb_int(OUT, (long long)n);
 }
 
@@ -403,7 +400,7 @@ static void cmd_strlen(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
     size_t n = 0;
     int rc = strata_cache_strlen(DB, argv[1], lens[1], &n);
-    if (rc && rc != STRATA_ENOTFOUND) return reply_fail(c, rc);
+    if (rc && rc != STRATA_ENOTFOUND) return srv_reply_fail(c, rc);
     rb_int(OUT, (long long)n);
 }
 
@@ -423,7 +420,7 @@ static void cmd_mget(client *c, int argc, char **argv, size_t *lens) {
     int rc = strata_cache_mget(DB, (size_t)argc - 1, (const void *const *)(argv + 1), lens + 1, mget_one, &m);
     if (rc) {
         c->out.len = mark;
-        reply_fail(c, rc);
+        srv_reply_fail(c, rc);
     }
 }
 
@@ -451,7 +448,7 @@ static void mset_generic(client *c, int argc, char **argv, size_t *lens, int nx)
         } else if (rc == STRATA_EEXIST && nx) {
             rb_int(OUT, 0);
         } else {
-            reply_fail(c, rc);
+            srv_reply_fail(c, rc);
         }
     }
     free(ks);
@@ -492,22 +489,22 @@ static void cmd_scan(client *c, int argc, char **argv, size_t *lens) {
     for (int j = 2; j < argc; j += 2) {
         if (j + 1 >= argc) {
             free(match);
-            return syntax_error(c);
+            return srv_syntax_error(c);
         }
-        if (eq(argv[j], lens[j], "count")) {
-            if (!arg_ll(c, argv[j + 1], lens[j + 1], &count)) { free(match); return; }
+        if (srv_eq(argv[j], lens[j], "count")) {
+            if (!srv_arg_ll(c, argv[j + 1], lens[j + 1], &count)) { free(match); return; }
             if (count < 1) {
                 free(match);
-                return syntax_error(c);
+                return srv_syntax_error(c);
             }
-        } else if (eq(argv[j], lens[j], "match")) {
+        } else if (srv_eq(argv[j], lens[j], "match")) {
             free(match);
-            if (!(match = arg_str(c, argv[j + 1], lens[j + 1]))) return;
-        } else if (eq(argv[j], lens[j], "type")) {
-            type_ok = eq(argv[j + 1], lens[j + 1], "string");
+            if (!(match = srv_arg_str(c, argv[j + 1], lens[j + 1]))) return;
+        } else if (srv_eq(argv[j], lens[j], "type")) {
+            type_ok = srv_eq(argv[j + 1], lens[j + 1], "string");
         } else {
             free(match);
-            return syntax_error(c);
+            return srv_syntax_error(c);
         }
     }
     keylist k = { { 0 }, 0, 0 };
@@ -516,7 +513,7 @@ static void cmd_scan(client *c, int argc, char **argv, size_t *lens) {
     free(match);
     if (rc || k.b.oom) {
         free(k.b.p);
-        return reply_fail(c, rc ? rc : STRATA_ENOMEM);
+        return srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
     }
     char cur[24];
     rb_array(OUT, 2);
@@ -528,7 +525,7 @@ static void cmd_scan(client *c, int argc, char **argv, size_t *lens) {
 
 static void cmd_keys(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
-    char *pat = arg_str(c, argv[1], lens[1]);
+    char *pat = srv_arg_str(c, argv[1], lens[1]);
     if (!pat) return;
     keylist k = { { 0 }, 0, 0 };
     uint64_t cur = 0;
@@ -538,7 +535,7 @@ static void cmd_keys(client *c, int argc, char **argv, size_t *lens) {
     free(pat);
     if (rc || k.b.oom) {
         free(k.b.p);
-        return reply_fail(c, rc ? rc : STRATA_ENOMEM);
+        return srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
     }
     rb_array(OUT, k.n);
     rb_raw(OUT, k.b.p, k.b.len);
@@ -549,15 +546,15 @@ static void cmd_dbsize(client *c, int argc, char **argv, size_t *lens) {
     (void)argc; (void)argv; (void)lens;
     uint64_t n = 0;
     int rc = strata_cache_dbsize(DB, &n);
-    if (rc) return reply_fail(c, rc);
+    if (rc) return srv_reply_fail(c, rc);
     rb_int(OUT, (long long)n);
 }
 
 static void cmd_flushdb(client *c, int argc, char **argv, size_t *lens) {
-    if (argc > 2 || (argc == 2 && !eq(argv[1], lens[1], "async") && !eq(argv[1], lens[1], "sync")))
-        return syntax_error(c);
+    if (argc > 2 || (argc == 2 && !srv_eq(argv[1], lens[1], "async") && !srv_eq(argv[1], lens[1], "sync")))
+        return srv_syntax_error(c);
     int rc = strata_cache_flush(DB);
-    if (rc) return reply_fail(c, rc);
+    if (rc) return srv_reply_fail(c, rc);
     rb_simple(OUT, "OK");
 }
 
@@ -579,7 +576,7 @@ static void cmd_echo(client *c, int argc, char **argv, size_t *lens) {
 static void cmd_select(client *c, int argc, char **argv, size_t *lens) {
     (void)argc;
     long long db;
-    if (!arg_ll(c, argv[1], lens[1], &db)) return;
+    if (!srv_arg_ll(c, argv[1], lens[1], &db)) return;
     if (db != 0) return rb_error(OUT, "ERR DB index is out of range");
     rb_simple(OUT, "OK");
 }
@@ -606,7 +603,7 @@ static int check_auth(client *c, char *user, size_t ul, char *pass, size_t pl) {
                       "Are you sure your configuration is correct?");
         return 0;
     }
-    if ((user && !eq(user, ul, "default")) || !pass_ok(want, pass, pl)) {
+    if ((user && !srv_eq(user, ul, "default")) || !pass_ok(want, pass, pl)) {
         rb_error(OUT, "WRONGPASS invalid username-password pair or user is disabled.");
         return 0;
     }
@@ -615,7 +612,7 @@ static int check_auth(client *c, char *user, size_t ul, char *pass, size_t pl) {
 }
 
 static void cmd_auth(client *c, int argc, char **argv, size_t *lens) {
-    if (argc > 3) return syntax_error(c);
+    if (argc > 3) return srv_syntax_error(c);
     int ok = argc == 2 ? check_auth(c, NULL, 0, argv[1], lens[1]) : check_auth(c, argv[1], lens[1], argv[2], lens[2]);
     if (ok) rb_simple(OUT, "OK");
 }
@@ -642,10 +639,10 @@ static void cmd_hello(client *c, int argc, char **argv, size_t *lens) {
     }
     int auth_at = 0, name_at = 0;
     for (int j = 2; j < argc; j++) {
-        if (eq(argv[j], lens[j], "auth") && j + 2 < argc) {
+        if (srv_eq(argv[j], lens[j], "auth") && j + 2 < argc) {
             auth_at = j;
             j += 2;
-        } else if (eq(argv[j], lens[j], "setname") && j + 1 < argc) {
+        } else if (srv_eq(argv[j], lens[j], "setname") && j + 1 < argc) {
             name_at = j;
             j++;
         } else {
@@ -702,7 +699,7 @@ static void client_line(client *c, client *x, rbuf *b) {
 static void cmd_client(client *c, int argc, char **argv, size_t *lens) {
     char *sub = argv[1];
     size_t sl = lens[1];
-    if (eq(sub, sl, "setname") && argc == 3) {
+    if (srv_eq(sub, sl, "setname") && argc == 3) {
         if (!valid_name(argv[2], lens[2]) || lens[2] >= SRV_NAME_MAX) {
             rb_error(OUT, "ERR Client names cannot contain spaces, newlines or special characters.");
             return;
@@ -710,24 +707,24 @@ static void cmd_client(client *c, int argc, char **argv, size_t *lens) {
         memcpy(c->name, argv[2], lens[2]);
         c->name[lens[2]] = 0;
         rb_simple(OUT, "OK");
-    } else if (eq(sub, sl, "getname") && argc == 2) {
+    } else if (srv_eq(sub, sl, "getname") && argc == 2) {
         if (c->name[0]) rb_cstr(OUT, c->name);
         else rb_null(OUT, c->proto);
-    } else if (eq(sub, sl, "id") && argc == 2) {
+    } else if (srv_eq(sub, sl, "id") && argc == 2) {
         rb_int(OUT, (long long)c->id);
-    } else if (eq(sub, sl, "setinfo") && argc == 4) {
+    } else if (srv_eq(sub, sl, "setinfo") && argc == 4) {
         rb_simple(OUT, "OK"); /* accepted (newer clients send it), not kept */
-    } else if (eq(sub, sl, "info") && argc == 2) {
+    } else if (srv_eq(sub, sl, "info") && argc == 2) {
         rbuf b = { 0 };
         client_line(c, c, &b);
         rb_verbatim(OUT, b.p ? b.p : "", b.len, c->proto);
         free(b.p);
-    } else if (eq(sub, sl, "list") && argc == 2) {
+    } else if (srv_eq(sub, sl, "list") && argc == 2) {
         rbuf b = { 0 };
         for (client *x = c->srv->clients; x; x = x->next) client_line(c, x, &b);
         rb_verbatim(OUT, b.p ? b.p : "", b.len, c->proto);
         free(b.p);
-    } else if (eq(sub, sl, "help")) {
+    } else if (srv_eq(sub, sl, "help")) {
         static const char *const lines[] = { "CLIENT <subcommand> [<arg> ...]. Subcommands are:",
                                              "GETNAME", "    Return the name of the current connection.",
                                              "ID", "    Return the ID of the current connection.",
@@ -738,7 +735,7 @@ static void cmd_client(client *c, int argc, char **argv, size_t *lens) {
         rb_array(OUT, n);
         for (size_t i = 0; i < n; i++) rb_simple(OUT, lines[i]);
     } else {
-        sub_error(c, "client", "setname getname id info list setinfo help", sub, sl);
+        srv_sub_error(c, "client", "setname getname id info list setinfo help", sub, sl);
     }
 }
 
@@ -775,8 +772,8 @@ static uint64_t rss_bytes(void) {
 static int want_section(int argc, char **argv, size_t *lens, const char *name, int in_default) {
     if (argc < 2) return in_default;
     for (int j = 1; j < argc; j++) {
-        if (eq(argv[j], lens[j], name) || eq(argv[j], lens[j], "all") || eq(argv[j], lens[j], "everything")) return 1;
-        if (in_default && eq(argv[j], lens[j], "default")) return 1;
+        if (srv_eq(argv[j], lens[j], name) || srv_eq(argv[j], lens[j], "all") || srv_eq(argv[j], lens[j], "everything")) return 1;
+        if (in_default && srv_eq(argv[j], lens[j], "default")) return 1;
     }
     return 0;
 }
@@ -864,13 +861,13 @@ static int parse_mem(const char *s, size_t n, uint64_t *out) {
     uint64_t mul = 1;
     const char *u = s + i;
     size_t ul = n - i;
-    if (ul == 0 || eq(u, ul, "b")) mul = 1;
-    else if (eq(u, ul, "k")) mul = 1000;
-    else if (eq(u, ul, "kb")) mul = 1024;
-    else if (eq(u, ul, "m")) mul = 1000 * 1000;
-    else if (eq(u, ul, "mb")) mul = 1024 * 1024;
-    else if (eq(u, ul, "g")) mul = 1000ull * 1000 * 1000;
-    else if (eq(u, ul, "gb")) mul = 1024ull * 1024 * 1024;
+    if (ul == 0 || srv_eq(u, ul, "b")) mul = 1;
+    else if (srv_eq(u, ul, "k")) mul = 1000;
+    else if (srv_eq(u, ul, "kb")) mul = 1024;
+    else if (srv_eq(u, ul, "m")) mul = 1000 * 1000;
+    else if (srv_eq(u, ul, "mb")) mul = 1024 * 1024;
+    else if (srv_eq(u, ul, "g")) mul = 1000ull * 1000 * 1000;
+    else if (srv_eq(u, ul, "gb")) mul = 1024ull * 1024 * 1024;
     else return 0;
     if (v > UINT64_MAX / mul) return 0;
     *out = v * mul;
@@ -920,7 +917,7 @@ static void config_value(client *c, size_t i, char *out, size_t n) {
 }
 
 static void config_get(client *c, int argc, char **argv, size_t *lens) {
-    if (argc < 3) return sub_error(c, "config", "get", argv[1], lens[1]);
+    if (argc < 3) return srv_sub_error(c, "config", "get", argv[1], lens[1]);
     unsigned char hit[N_CONFIG] = { 0 };
     size_t n = 0;
     for (int j = 2; j < argc; j++)
@@ -941,10 +938,10 @@ static void config_get(client *c, int argc, char **argv, size_t *lens) {
 
 static void config_set(client *c, int argc, char **argv, size_t *lens) {
     strata_server *s = c->srv;
-    if (argc < 4 || argc % 2) return sub_error(c, "config", "set", argv[1], lens[1]);
+    if (argc < 4 || argc % 2) return srv_sub_error(c, "config", "set", argv[1], lens[1]);
     strata_cache_config cfg;
     int rc = strata_cache_config_get(DB, &cfg);
-    if (rc) return reply_fail(c, rc);
+    if (rc) return srv_reply_fail(c, rc);
     uint32_t maxclients = s->maxclients;
     uint64_t max_bulk = s->max_bulk, max_query = s->max_query;
     /* Validate every pair first: CONFIG SET is all or nothing. */
@@ -952,12 +949,12 @@ static void config_set(client *c, int argc, char **argv, size_t *lens) {
         char *k = argv[j], *v = argv[j + 1];
         size_t kl = lens[j], vl = lens[j + 1];
         uint64_t m;
-        if (eq(k, kl, "maxmemory") && parse_mem(v, vl, &m)) cfg.maxmemory = m;
-        else if (eq(k, kl, "strata-doc-maxmemory") && parse_mem(v, vl, &m)) cfg.doc_maxmemory = m;
-        else if (eq(k, kl, "proto-max-bulk-len") && parse_mem(v, vl, &m) && m >= 1024 * 1024) max_bulk = m;
-        else if (eq(k, kl, "client-query-buffer-limit") && parse_mem(v, vl, &m) && m >= 1024 * 1024) max_query = m;
-        else if (eq(k, kl, "maxclients") && parse_mem(v, vl, &m) && m >= 1 && m <= UINT32_MAX) maxclients = (uint32_t)m;
-        else if (eq(k, kl, "maxmemory-policy")) {
+        if (srv_eq(k, kl, "maxmemory") && parse_mem(v, vl, &m)) cfg.maxmemory = m;
+        else if (srv_eq(k, kl, "strata-doc-maxmemory") && parse_mem(v, vl, &m)) cfg.doc_maxmemory = m;
+        else if (srv_eq(k, kl, "proto-max-bulk-len") && parse_mem(v, vl, &m) && m >= 1024 * 1024) max_bulk = m;
+        else if (srv_eq(k, kl, "client-query-buffer-limit") && parse_mem(v, vl, &m) && m >= 1024 * 1024) max_query = m;
+        else if (srv_eq(k, kl, "maxclients") && parse_mem(v, vl, &m) && m >= 1 && m <= UINT32_MAX) maxclients = (uint32_t)m;
+        else if (srv_eq(k, kl, "maxmemory-policy")) {
             char name[32];
             int p;
             if (vl >= sizeof name) p = -1;
@@ -972,7 +969,7 @@ static void config_set(client *c, int argc, char **argv, size_t *lens) {
                 return;
             }
             cfg.policy = p;
-        } else if (eq(k, kl, "strata-cache-url")) {
+        } else if (srv_eq(k, kl, "strata-cache-url")) {
             if (vl >= sizeof cfg.url) {
                 rb_error(OUT, "ERR CONFIG SET failed (possibly related to argument 'strata-cache-url') - too long");
                 return;
@@ -981,7 +978,7 @@ static void config_set(client *c, int argc, char **argv, size_t *lens) {
             cfg.url[vl] = 0;
         } else {
             size_t i;
-            for (i = 0; i < N_CONFIG && !eq(k, kl, config_names[i]); i++) {}
+            for (i = 0; i < N_CONFIG && !srv_eq(k, kl, config_names[i]); i++) {}
             if (i < N_CONFIG && i != 0 && i != 1 && i != 2 && i != 9 && i != 10 && i != 12)
                 rb_error(OUT, "ERR CONFIG SET failed (possibly related to argument '%.*s') - can't set immutable config",
                          (int)(kl > 64 ? 64 : kl), k);
@@ -998,7 +995,7 @@ static void config_set(client *c, int argc, char **argv, size_t *lens) {
         rb_error(OUT, "ERR CONFIG SET failed - client-query-buffer-limit must exceed proto-max-bulk-len");
         return;
     }
-    if ((rc = strata_cache_config_set(DB, &cfg)) != STRATA_OK) return reply_fail(c, rc);
+    if ((rc = strata_cache_config_set(DB, &cfg)) != STRATA_OK) return srv_reply_fail(c, rc);
     s->maxclients = maxclients;
     s->max_bulk = max_bulk;
     s->max_query = max_query;
@@ -1006,369 +1003,17 @@ static void config_set(client *c, int argc, char **argv, size_t *lens) {
 }
 
 static void cmd_config(client *c, int argc, char **argv, size_t *lens) {
-    if (eq(argv[1], lens[1], "get")) return config_get(c, argc, argv, lens);
-    if (eq(argv[1], lens[1], "set")) return config_set(c, argc, argv, lens);
-    if (eq(argv[1], lens[1], "resetstat") && argc == 2) {
+    if (srv_eq(argv[1], lens[1], "get")) return config_get(c, argc, argv, lens);
+    if (srv_eq(argv[1], lens[1], "set")) return config_set(c, argc, argv, lens);
+    if (srv_eq(argv[1], lens[1], "resetstat") && argc == 2) {
         int rc = strata_cache_stats_reset(DB);
-        if (rc) return reply_fail(c, rc);
+        if (rc) return srv_reply_fail(c, rc);
         c->srv->cmds_total = c->srv->conns_total = c->srv->rejected = 0;
         c->srv->net_in = c->srv->net_out = 0;
         return rb_simple(OUT, "OK");
     }
-    if (eq(argv[1], lens[1], "rewrite")) return rb_error(OUT, "ERR The server is running without a config file");
-    sub_error(c, "config", "get set resetstat rewrite", argv[1], lens[1]);
-}
-
-/* ---- the STRATA.* namespace: the store ---- */
-static void reply_lib_error(client *c, int rc) { reply_fail(c, rc); }
-
-static void cmd_docput(client *c, int argc, char **argv, size_t *lens) {
-    strata_doc_put_opts o = { 0 };
-    char *meta = NULL, *fname = NULL;
-    int j = 3;
-    if (argc > 3 && !eq(argv[3], lens[3], "meta") && !eq(argv[3], lens[3], "filename")) {
-        if (!(meta = arg_str(c, argv[3], lens[3]))) return;
-        j = 4;
-    }
-    for (; j < argc; j += 2) {
-        char **slot = eq(argv[j], lens[j], "meta") ? &meta : eq(argv[j], lens[j], "filename") ? &fname : NULL;
-        if (!slot || j + 1 >= argc) {
-            free(meta);
-            free(fname);
-            return syntax_error(c);
-        }
-        free(*slot);
-        if (!(*slot = arg_str(c, argv[j + 1], lens[j + 1]))) {
-            free(meta);
-            free(fname);
-            return;
-        }
-    }
-    o.metadata_json = meta;
-    o.filename = fname;
-    strata_txn *t = NULL;
-    uint64_t lsn = 0;
-    int rc = strata_txn_begin(DB, &t);
-    if (!rc && (rc = strata_doc_put(DB, t, argv[1], lens[1], argv[2], lens[2], &o)) != STRATA_OK) strata_txn_abort(t);
-    else if (!rc) rc = strata_txn_commit(t, &lsn);
-    free(meta);
-    free(fname);
-    if (rc) return reply_lib_error(c, rc);
-    rb_int(OUT, (long long)lsn);
-}
-
-static void cmd_docget(client *c, int argc, char **argv, size_t *lens) {
-    (void)argc;
-    void *d = NULL;
-    size_t n = 0;
-    int rc = strata_doc_get(DB, argv[1], lens[1], &d, &n);
-    if (rc == STRATA_ENOTFOUND) rb_null(OUT, c->proto);
-    else if (rc) reply_lib_error(c, rc);
-    else rb_bulk(OUT, d, n);
-    strata_free(d);
-}
-
-static void cmd_docdel(client *c, int argc, char **argv, size_t *lens) {
-    long long n = 0;
-    for (int j = 1; j < argc; j++) {
-        int rc = strata_doc_delete(DB, NULL, argv[j], lens[j]);
-        if (rc == STRATA_OK) n++;
-        else if (rc != STRATA_ENOTFOUND) return reply_lib_error(c, rc);
-    }
-    rb_int(OUT, n);
-}
-
-static void cmd_docexists(client *c, int argc, char **argv, size_t *lens) {
-    (void)argc;
-    int ex = 0;
-    int rc = strata_doc_exists(DB, argv[1], lens[1], &ex);
-    if (rc) return reply_lib_error(c, rc);
-    rb_int(OUT, ex);
-}
-
-static void kv_str(client *c, const char *k, const char *v) {
-    rb_cstr(OUT, k);
-    if (v) rb_cstr(OUT, v);
-    else rb_null(OUT, c->proto);
-}
-static void kv_int(client *c, const char *k, long long v) {
-    rb_cstr(OUT, k);
-    rb_int(OUT, v);
-}
-
-static void cmd_docmeta(client *c, int argc, char **argv, size_t *lens) {
-    (void)argc;
-    strata_doc_info *i = NULL;
-    int rc = strata_doc_stat(DB, argv[1], lens[1], &i);
-    if (rc == STRATA_ENOTFOUND) return rb_null(OUT, c->proto);
-    if (rc) return reply_lib_error(c, rc);
-    char hex[65];
-    for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", i->content_hash[k]);
-    rb_map(OUT, 13, c->proto);
-    rb_cstr(OUT, "id");
-    rb_bulk(OUT, i->id, i->id_len);
-    kv_str(c, "filename", i->filename);
-    kv_int(c, "size", (long long)i->size);
-    kv_int(c, "stored_size", (long long)i->stored_size);
-    kv_str(c, "codec", i->codec);
-    kv_str(c, "tier", i->tier);
-    kv_int(c, "segment", (long long)i->segment);
-    kv_str(c, "sha256", hex);
-    kv_int(c, "created_at_ms", i->created_at_ms);
-    kv_int(c, "updated_at_ms", i->updated_at_ms);
-    kv_int(c, "last_access_ms", i->last_access_ms);
-    kv_int(c, "lsn", (long long)i->lsn);
-    kv_str(c, "metadata", i->metadata_json ? i->metadata_json : "{}");
-    strata_doc_info_free(i);
-}
-
-static void cmd_doclist(client *c, int argc, char **argv, size_t *lens) {
-    strata_doc_filter f = { 0 };
-    char *path = NULL, *value = NULL;
-    for (int j = 1; j < argc; j++) {
-        if (eq(argv[j], lens[j], "prefix") && j + 1 < argc) {
-            f.prefix = argv[j + 1];
-            f.prefix_len = lens[j + 1];
-            j++;
-        } else if (eq(argv[j], lens[j], "where") && j + 2 < argc) {
-            free(path);
-            free(value);
-            path = arg_str(c, argv[j + 1], lens[j + 1]);
-            value = path ? arg_str(c, argv[j + 2], lens[j + 2]) : NULL;
-            if (!value) { free(path); return; }
-            j += 2;
-        } else {
-            free(path);
-            free(value);
-            return syntax_error(c);
-        }
-    }
-    f.meta_path = path;
-    f.meta_value_json = value;
-    strata_doc_cursor *cur = NULL;
-    int rc = strata_doc_cursor_open(DB, &f, &cur);
-    rbuf b = { 0 };
-    size_t n = 0;
-    while (rc == STRATA_OK) {
-        const void *id;
-        size_t len;
-        if ((rc = strata_doc_cursor_next(cur, &id, &len)) != STRATA_OK || !id) break;
-        rb_bulk(&b, id, len);
-        n++;
-    }
-    strata_doc_cursor_close(cur);
-    free(path);
-    free(value);
-    if (rc || b.oom) {
-        free(b.p);
-        return reply_lib_error(c, rc ? rc : STRATA_ENOMEM);
-    }
-    rb_array(OUT, n);
-    rb_raw(OUT, b.p, b.len);
-    free(b.p);
-}
-
-static void cmd_stats(client *c, int argc, char **argv, size_t *lens) {
-    (void)argc; (void)argv; (void)lens;
-    strata_stats st;
-    int rc = strata_stats_get(DB, &st);
-    if (rc) return reply_lib_error(c, rc);
-    rb_map(OUT, 14, c->proto);
-    kv_int(c, "format_version", st.format_version);
-    kv_int(c, "lsn", (long long)st.lsn);
-    kv_int(c, "commits", (long long)st.commits);
-    kv_int(c, "group_commits", (long long)st.group_commits);
-    kv_int(c, "settings", (long long)st.settings);
-    kv_int(c, "sessions", (long long)st.sessions);
-    kv_int(c, "documents", (long long)st.documents);
-    kv_int(c, "contents", (long long)st.contents);
-    kv_int(c, "doc_raw_bytes", (long long)st.doc_raw_bytes);
-    kv_int(c, "doc_stored_bytes", (long long)st.doc_stored_bytes);
-    kv_int(c, "segments", (long long)st.segments);
-    kv_int(c, "segment_bytes", (long long)st.segment_bytes);
-    kv_int(c, "operational_bytes", (long long)st.operational_bytes);
-    kv_int(c, "total_bytes", (long long)st.total_bytes);
-}
-
-/* STRATA.SETTING GET key [WITHTIME] | SET key json | DEL key | LIST */
-typedef struct listctx { client *c; rbuf b; size_t n; } listctx;
-static int setting_row(void *ctx, const char *key, const char *json, int64_t updated) {
-    listctx *l = ctx;
-    rb_array(&l->b, 3);
-    rb_cstr(&l->b, key);
-    rb_cstr(&l->b, json);
-    rb_int(&l->b, updated);
-    l->n++;
-    return l->b.oom ? STRATA_ENOMEM : 0;
-}
-
-static void cmd_setting(client *c, int argc, char **argv, size_t *lens) {
-    char *sub = argv[1];
-    size_t sl = lens[1];
-    if (eq(sub, sl, "list") && argc == 2) {
-        listctx l = { c, { 0 }, 0 };
-        int rc = strata_setting_list(DB, setting_row, &l);
-        if (rc || l.b.oom) {
-            free(l.b.p);
-            return reply_lib_error(c, rc ? rc : STRATA_ENOMEM);
-        }
-        rb_array(OUT, l.n);
-        rb_raw(OUT, l.b.p, l.b.len);
-        free(l.b.p);
-        return;
-    }
-    int ok_arity = (eq(sub, sl, "get") && (argc == 3 || (argc == 4 && eq(argv[3], lens[3], "withtime")))) ||
-                   (eq(sub, sl, "set") && argc == 4) || (eq(sub, sl, "del") && argc == 3);
-    if (!ok_arity) return sub_error(c, "strata.setting", "get set del list", sub, sl);
-    char *key = arg_str(c, argv[2], lens[2]);
-    if (!key) return;
-    int rc;
-    if (eq(sub, sl, "get")) {
-        char *json = NULL;
-        int64_t upd = 0;
-        rc = strata_setting_get(DB, key, &json, &upd);
-        if (rc == STRATA_ENOTFOUND) rb_null(OUT, c->proto);
-        else if (rc) reply_lib_error(c, rc);
-        else if (argc == 4) {
-            rb_array(OUT, 2);
-            rb_cstr(OUT, json);
-            rb_int(OUT, upd);
-        } else {
-            rb_cstr(OUT, json);
-        }
-        strata_free(json);
-    } else if (eq(sub, sl, "set")) {
-        char *json = arg_str(c, argv[3], lens[3]);
-        if (json) {
-            rc = strata_setting_set(DB, NULL, key, json);
-            if (rc) reply_lib_error(c, rc);
-            else rb_simple(OUT, "OK");
-            free(json);
-        }
-    } else {
-        rc = strata_setting_delete(DB, NULL, key);
-        if (rc == STRATA_OK || rc == STRATA_ENOTFOUND) rb_int(OUT, rc == STRATA_OK);
-        else reply_lib_error(c, rc);
-    }
-    free(key);
-}
-
-/* STRATA.SESSION NEW [ID id] [DATA json] [TTL s] | GET id | PUT id json [TTL s] |
- *                TOUCH id | DEL id | LIST | EXPIRE [IDLE s] */
-static void session_map(rbuf *b, const strata_session *s, int proto) {
-    rb_map(b, 5, proto);
-    rb_cstr(b, "id");
-    rb_cstr(b, s->id);
-    rb_cstr(b, "data");
-    rb_cstr(b, s->data);
-    rb_cstr(b, "created_at_ms");
-    rb_int(b, s->created_at_ms);
-    rb_cstr(b, "last_accessed_ms");
-    rb_int(b, s->last_accessed_ms);
-    rb_cstr(b, "ttl_s");
-    rb_int(b, s->ttl_s);
-}
-
-static int session_row(void *ctx, const strata_session *s) {
-    listctx *l = ctx;
-    session_map(&l->b, s, l->c->proto);
-    l->n++;
-    return l->b.oom ? STRATA_ENOMEM : 0;
-}
-
-static int ttl_arg(client *c, char *s, size_t n, int64_t *out) {
-    long long v;
-    if (!arg_ll(c, s, n, &v)) return 0;
-    if (v < 0 || v > INT64_MAX / 1000) {
-        rb_error(OUT, "ERR TTL must be 0..%lld seconds", (long long)(INT64_MAX / 1000));
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static void cmd_session(client *c, int argc, char **argv, size_t *lens) {
-    char *sub = argv[1];
-    size_t sl = lens[1];
-    int rc;
-    if (eq(sub, sl, "new")) {
-        char *id = NULL, *data = NULL;
-        int64_t ttl = 0;
-        for (int j = 2; j < argc; j += 2) {
-            if (j + 1 >= argc) goto new_syntax;
-            if (eq(argv[j], lens[j], "id")) {
-                free(id);
-                if (!(id = arg_str(c, argv[j + 1], lens[j + 1]))) goto new_done;
-            } else if (eq(argv[j], lens[j], "data")) {
-                free(data);
-                if (!(data = arg_str(c, argv[j + 1], lens[j + 1]))) goto new_done;
-            } else if (eq(argv[j], lens[j], "ttl")) {
-                if (!ttl_arg(c, argv[j + 1], lens[j + 1], &ttl)) goto new_done;
-            } else {
-                goto new_syntax;
-            }
-        }
-        char *out = NULL;
-        rc = strata_session_create(DB, NULL, id, data, ttl, &out);
-        if (rc) reply_lib_error(c, rc);
-        else rb_cstr(OUT, out);
-        strata_free(out);
-        goto new_done;
-    new_syntax:
-        syntax_error(c);
-    new_done:
-        free(id);
-        free(data);
-        return;
-    }
-    if (eq(sub, sl, "list") && argc == 2) {
-        listctx l = { c, { 0 }, 0 };
-        rc = strata_session_list(DB, session_row, &l);
-        if (rc || l.b.oom) {
-            free(l.b.p);
-            return reply_lib_error(c, rc ? rc : STRATA_ENOMEM);
-        }
-        rb_array(OUT, l.n);
-        rb_raw(OUT, l.b.p, l.b.len);
-        free(l.b.p);
-        return;
-    }
-    if (eq(sub, sl, "expire") && (argc == 2 || (argc == 4 && eq(argv[2], lens[2], "idle")))) {
-        int64_t idle = 0;
-        if (argc == 4 && !ttl_arg(c, argv[3], lens[3], &idle)) return;
-        uint64_t n = 0;
-        rc = strata_session_expire(DB, idle, &n);
-        if (rc) return reply_lib_error(c, rc);
-        return rb_int(OUT, (long long)n);
-    }
-    int put = eq(sub, sl, "put");
-    int ok = ((eq(sub, sl, "get") || eq(sub, sl, "touch") || eq(sub, sl, "del")) && argc == 3) ||
-             (put && (argc == 4 || (argc == 6 && eq(argv[4], lens[4], "ttl"))));
-    if (!ok) return sub_error(c, "strata.session", "new get put touch del list expire", sub, sl);
-    char *id = arg_str(c, argv[2], lens[2]);
-    if (!id) return;
-    if (eq(sub, sl, "get")) {
-        strata_session *s = NULL;
-        rc = strata_session_get(DB, id, &s);
-        if (rc == STRATA_ENOTFOUND) rb_null(OUT, c->proto);
-        else if (rc) reply_lib_error(c, rc);
-        else session_map(OUT, s, c->proto);
-        strata_session_free(s);
-    } else if (put) {
-        int64_t ttl = 0;
-        char *data = NULL;
-        if ((argc == 4 || ttl_arg(c, argv[5], lens[5], &ttl)) && (data = arg_str(c, argv[3], lens[3])) != NULL) {
-            rc = strata_session_put(DB, NULL, id, data, ttl);
-            if (rc) reply_lib_error(c, rc);
-            else rb_simple(OUT, "OK");
-        }
-        free(data);
-    } else {
-        rc = eq(sub, sl, "touch") ? strata_session_touch(DB, NULL, id) : strata_session_delete(DB, NULL, id);
-        if (rc == STRATA_OK || rc == STRATA_ENOTFOUND) rb_int(OUT, rc == STRATA_OK);
-        else reply_lib_error(c, rc);
-    }
-    free(id);
+    if (srv_eq(argv[1], lens[1], "rewrite")) return rb_error(OUT, "ERR The server is running without a config file");
+    srv_sub_error(c, "config", "get set resetstat rewrite", argv[1], lens[1]);
 }
 
 /* ---- COMMAND ---- */
@@ -1420,15 +1065,19 @@ static const srv_cmd commands[] = {
     { "info", -1, "loading stale", 0, 0, 0, 0, cmd_info, NULL },
     { "config", -2, "admin noscript loading stale", 0, 0, 0, 0, cmd_config, "get set resetstat rewrite" },
     { "command", -1, "loading stale", 0, 0, 0, 0, cmd_command, "count info docs list" },
-    { "strata.docput", -3, "write denyoom", 1, 1, 1, 0, cmd_docput, NULL },
-    { "strata.docget", 2, "readonly", 1, 1, 1, 0, cmd_docget, NULL },
-    { "strata.docdel", -2, "write", 1, -1, 1, 0, cmd_docdel, NULL },
-    { "strata.docexists", 2, "readonly fast", 1, 1, 1, 0, cmd_docexists, NULL },
-    { "strata.docmeta", 2, "readonly", 1, 1, 1, 0, cmd_docmeta, NULL },
-    { "strata.doclist", -1, "readonly", 0, 0, 0, 0, cmd_doclist, NULL },
-    { "strata.stats", 1, "readonly", 0, 0, 0, 0, cmd_stats, NULL },
-    { "strata.setting", -2, "write", 0, 0, 0, 0, cmd_setting, "get set del list" },
-    { "strata.session", -2, "write", 0, 0, 0, 0, cmd_session, "new get put touch del list expire" },
+    { "strata.docput", -3, "write denyoom", 1, 1, 1, 0, srv_cmd_docput, NULL },
+    { "strata.docget", 2, "readonly", 1, 1, 1, 0, srv_cmd_docget, NULL },
+    { "strata.docdel", -2, "write", 1, -1, 1, 0, srv_cmd_docdel, NULL },
+    { "strata.docexists", 2, "readonly fast", 1, 1, 1, 0, srv_cmd_docexists, NULL },
+    { "strata.docmeta", 2, "readonly", 1, 1, 1, 0, srv_cmd_docmeta, NULL },
+    { "strata.doclist", -1, "readonly", 0, 0, 0, 0, srv_cmd_doclist, NULL },
+    { "strata.stats", 1, "readonly", 0, 0, 0, 0, srv_cmd_stats, NULL },
+    { "strata.setting", -2, "write", 0, 0, 0, 0, srv_cmd_setting, "get set del list" },
+    { "strata.session", -2, "write", 0, 0, 0, 0, srv_cmd_session, "new get put touch del list expire" },
+    { "strata.vec", -2, "write", 0, 0, 0, 0, srv_cmd_vec, "create drop info list put del get" },
+    { "strata.search", -4, "readonly", 0, 0, 0, 0, srv_cmd_search, NULL },
+    { "strata.sql", -2, "readonly", 0, 0, 0, 0, srv_cmd_sql, NULL },
+    { "strata.backup", -2, "admin", 0, 0, 0, 0, srv_cmd_backup, "create list verify prune" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -1471,22 +1120,22 @@ static void cmd_command(client *c, int argc, char **argv, size_t *lens) {
     if (argc == 1) {
         rb_array(OUT, N_COMMANDS);
         for (size_t i = 0; i < N_COMMANDS; i++) command_info(c, &commands[i]);
-    } else if (eq(argv[1], lens[1], "count") && argc == 2) {
+    } else if (srv_eq(argv[1], lens[1], "count") && argc == 2) {
         rb_int(OUT, (long long)N_COMMANDS);
-    } else if (eq(argv[1], lens[1], "info")) {
+    } else if (srv_eq(argv[1], lens[1], "info")) {
         rb_array(OUT, (size_t)argc - 2);
         for (int j = 2; j < argc; j++) {
             const srv_cmd *k = lookup(c->srv, argv[j], lens[j]);
             if (k) command_info(c, k);
             else rb_null_array(OUT, c->proto);
         }
-    } else if (eq(argv[1], lens[1], "docs")) {
+    } else if (srv_eq(argv[1], lens[1], "docs")) {
         rb_map(OUT, 0, c->proto); /* no documentation shipped: clients show no hints */
-    } else if (eq(argv[1], lens[1], "list") && argc == 2) {
+    } else if (srv_eq(argv[1], lens[1], "list") && argc == 2) {
         rb_array(OUT, N_COMMANDS);
         for (size_t i = 0; i < N_COMMANDS; i++) rb_cstr(OUT, commands[i].name);
     } else {
-        sub_error(c, "command", "count info docs list", argv[1], lens[1]);
+        srv_sub_error(c, "command", "count info docs list", argv[1], lens[1]);
     }
 }
 
@@ -1502,7 +1151,7 @@ static const srv_cmd *lookup(strata_server *s, const char *name, size_t n) {
     for (uint64_t i = name_hash(name, n) & s->table_mask;; i = (i + 1) & s->table_mask) {
         const srv_cmd *k = s->table[i];
         if (!k) return NULL;
-        if (eq(name, n, k->name)) return k;
+        if (srv_eq(name, n, k->name)) return k;
     }
 }
 

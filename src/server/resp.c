@@ -341,3 +341,37 @@ void rb_verbatim(rbuf *b, const char *txt, size_t n, int proto) {
     rb_raw(b, txt, n);
     rb_raw(b, "\r\n", 2);
 }
+
+/* The shortest decimal that reads back as the same value (float: as the same float,
+ * so a score 0.9f prints "0.9", not "0.89999997615814209"). */
+static size_t fmt_real(char *out, size_t cap, double v, int is_float) {
+    if (v != v) return (size_t)snprintf(out, cap, "nan");
+    if (v > 1.7976931348623157e308) return (size_t)snprintf(out, cap, "inf");
+    if (v < -1.7976931348623157e308) return (size_t)snprintf(out, cap, "-inf");
+    if (v == 0) v = 0; /* -0 prints as 0 */
+    int n = 0;
+    for (int digits = is_float ? 6 : 15; digits <= 17; digits++) {
+        n = snprintf(out, cap, "%.*g", digits, v);
+        if (is_float ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v) break;
+    }
+    return n < 0 ? 0 : (size_t)n;
+}
+
+static void rb_real(rbuf *b, double v, int is_float, int proto) {
+    char tmp[40];
+    size_t n = fmt_real(tmp, sizeof tmp, v, is_float);
+    if (proto != 3) {
+        rb_bulk(b, tmp, n);
+        return;
+    }
+    rb_raw(b, ",", 1);
+    rb_raw(b, tmp, n);
+    rb_raw(b, "\r\n", 2);
+}
+
+void rb_double(rbuf *b, double v, int proto) { rb_real(b, v, 0, proto); }
+void rb_float(rbuf *b, float v, int proto) { rb_real(b, v, 1, proto); }
+void rb_bool(rbuf *b, int v, int proto) {
+    if (proto == 3) rb_raw(b, v ? "#t\r\n" : "#f\r\n", 4);
+    else rb_int(b, v != 0);
+}

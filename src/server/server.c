@@ -47,6 +47,7 @@
 #define MARK_TCP ((void *)1)
 #define MARK_UNIX ((void *)2)
 #define MARK_STOP ((void *)3)
+#define MARK_JOB ((void *)4)
 #define SHUTDOWN_FLUSH_MS 1000
 
 uint64_t srv_mono_ms(void) {
@@ -75,7 +76,7 @@ static int errno_status(int e) {
 static void set_interest(client *c) {
     strata_server *s = c->srv;
     int pending = c->out.len > c->opos;
-    unsigned want = (c->blocked || c->close_after ? 0u : (unsigned)EPOLLIN) | (pending ? (unsigned)EPOLLOUT : 0u);
+    unsigned want = (c->blocked || c->close_after || c->job ? 0u : (unsigned)EPOLLIN) | (pending ? (unsigned)EPOLLOUT : 0u);
     if (want == c->events) return;
     struct epoll_event ev = { .events = want, .data.ptr = c };
     epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -86,6 +87,10 @@ static void client_close(client *c) {
     if (c->closed) return;
     strata_server *s = c->srv;
     c->closed = 1;
+    if (c->job) { /* the job finishes without anyone to answer */
+        c->job->c = NULL;
+        c->job = NULL;
+    }
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     if (c->prev) c->prev->next = c->next; else s->clients = c->next;
@@ -162,7 +167,7 @@ static int ensure_args(client *c, size_t n) {
 /* Run every complete request in the query buffer, unless replies pile up. */
 static void process_input(client *c) {
     strata_server *s = c->srv;
-    while (!c->close_after && !c->closed) {
+    while (!c->close_after && !c->closed && !c->job) {
         if (c->out.len - c->opos > SRV_OUT_SOFT) {
             c->blocked = 1;
             break;
@@ -493,7 +498,7 @@ int srv_open(strata *db, const char *store_dir, const strata_server_opts *o, str
         return STRATA_ENOMEM;
     }
     s->db = db;
-    s->epfd = s->lfd = s->ufd = s->efd = s->unix_dirfd = -1;
+    s->epfd = s->lfd = s->ufd = s->efd = s->jfd = s->unix_dirfd = -1;
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->port = -1;
     snprintf(s->bind, sizeof s->bind, "%s", bind);
@@ -510,7 +515,8 @@ int srv_open(strata *db, const char *store_dir, const strata_server_opts *o, str
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if ((rc = srv_commands_init(s)) != STRATA_OK) {
+    if (!(s->dir = strdup(store_dir)) || (rc = srv_commands_init(s)) != STRATA_OK) {
+        rc = STRATA_ENOMEM;
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -519,6 +525,11 @@ int srv_open(strata *db, const char *store_dir, const strata_server_opts *o, str
     if (s->epfd < 0 || s->efd < 0 || add_fd(s, s->efd, MARK_STOP) < 0) {
         rc = errno_status(errno);
         snprintf(err, errlen, "epoll: %s", strerror(errno));
+        goto fail;
+    }
+    if ((rc = srv_jobs_init(s)) != STRATA_OK || add_fd(s, s->jfd, MARK_JOB) < 0) {
+        if (!rc) rc = errno_status(errno);
+        snprintf(err, errlen, "worker thread: %s", strata_errstr(rc));
         goto fail;
     }
     if (o->port != -1 && (rc = open_tcp(s, o->port, err, errlen)) != STRATA_OK) goto fail;
@@ -546,6 +557,29 @@ void srv_stop(strata_server *s) {
     atomic_store(&s->stop, 1);
     uint64_t one = 1;
     (void)!write(s->efd, &one, sizeof one);
+}
+
+/* Hand finished jobs' replies to their clients; `resume` runs the requests that
+ * waited behind them (not while shutting down). */
+static void deliver_jobs(strata_server *s, int resume) {
+    for (srv_job *j = srv_jobs_take_done(s), *n; j; j = n) {
+        n = j->next;
+        client *c = j->c;
+        if (c && !c->closed) {
+            c->job = NULL;
+            if (j->out.oom) rb_error(&c->out, "ERR out of memory");
+            else rb_raw(&c->out, j->out.p, j->out.len);
+            if (c->out.oom) { /* no half answers */
+                c->close_after = 1;
+                c->out.oom = 0;
+            }
+            if (resume) {
+                process_input(c);
+                if (!c->closed) client_write(c);
+            }
+        }
+        srv_job_free(j);
+    }
 }
 
 static void sample_ops(strata_server *s) {
@@ -596,6 +630,7 @@ int srv_run(strata_server *s, char *err, size_t errlen) {
             if (p == MARK_TCP) accept_all(s, s->lfd, 0);
             else if (p == MARK_UNIX) accept_all(s, s->ufd, 1);
             else if (p == MARK_STOP) atomic_store(&s->stop, 1);
+            else if (p == MARK_JOB) deliver_jobs(s, 1);
             else {
                 client *c = p;
                 if (c->closed) continue;
@@ -611,6 +646,8 @@ int srv_run(strata_server *s, char *err, size_t errlen) {
         }
         sample_ops(s);
     }
+    srv_jobs_drain(s); /* a running backup completes and its client hears so */
+    deliver_jobs(s, 0);
     shutdown_clients(s);
     while (s->dead) {
         client *c = s->dead;
@@ -643,10 +680,12 @@ void srv_close(strata_server *s) {
         if (stat(s->unix_bind, &st) == 0 && st.st_dev == s->unix_dev && st.st_ino == s->unix_ino) unlink(s->unix_bind);
     }
     if (s->unix_dirfd >= 0) close(s->unix_dirfd);
+    srv_jobs_stop(s); /* after the clients: their jobs no longer name them */
     if (s->efd >= 0) close(s->efd);
     if (s->epfd >= 0) close(s->epfd);
     if (s->spare_fd >= 0) close(s->spare_fd);
     srv_commands_free(s);
     free(s->pass);
+    free(s->dir);
     free(s);
 }

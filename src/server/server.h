@@ -69,4 +69,7 @@ void rb_array(rbuf *b, size_t n);                       /* *n */
 void rb_map(rbuf *b, size_t n, int proto);              /* %n / *2n */
 void rb_set(rbuf *b, size_t n, int proto);              /* ~n / *n */
 void rb_verbatim(rbuf *b, const char *txt, size_t n, int proto); /* =n txt: / $n */
+void rb_double(rbuf *b, double v, int proto);          /* ,v / bulk "v" (shortest exact) */
+void rb_float(rbuf *b, float v, int proto);            /* the same, shortest for a float */
+void rb_bool(rbuf *b, int v, int proto);               /* #t #f / :1 :0 */
 #endif

@@ -2,6 +2,7 @@
  * (commands.c) share: the server and client structures. */
 #ifndef STRATA_SERVER_INT_H
 #define STRATA_SERVER_INT_H
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/types.h>
@@ -10,6 +11,8 @@
 #define SRV_OUT_SOFT (1u << 20)  /* pending reply bytes above which a client's input waits */
 #define SRV_READ_CHUNK (16 * 1024)
 #define SRV_NAME_MAX 256
+
+typedef struct srv_job srv_job;
 
 typedef struct client {
     struct strata_server *srv;
@@ -33,6 +36,7 @@ typedef struct client {
     char name[SRV_NAME_MAX];
     int64_t ctime_ms, atime_ms;
     const char *lastcmd;   /* name of the last command (static), or NULL */
+    srv_job *job;          /* a slow command running on the worker: input waits */
     struct client *prev, *next;
 } client;
 
@@ -67,13 +71,65 @@ struct strata_server {
     /* commands */
     const srv_cmd **table;
     size_t table_mask;
+    char *dir;                  /* the store's folder (backups default to DIR/backups) */
+    /* the worker thread for slow commands (jobs.c) */
+    pthread_t worker;
+    int worker_on, jfd;
+    pthread_mutex_t jmu;
+    pthread_cond_t jcv;
+    srv_job *jq, *jq_tail;      /* waiting, oldest first */
+    srv_job *jdone;             /* finished, replies not yet delivered */
+    int jbusy, jstop;
 };
+
+/* ---- jobs.c: slow commands (STRATA.SQL, STRATA.BACKUP) run on one worker thread,
+ * so the event loop keeps serving everyone else. The client that asked waits: its
+ * later requests are not read until the job's reply is delivered, so replies stay in
+ * order. `run` works on the worker and builds the whole reply in j->out; it may use
+ * only j (and the store, which is thread-safe), never the client. */
+typedef void srv_job_fn(srv_job *j);
+struct srv_job {
+    client *c;            /* the waiting client; NULL once it is gone (loop thread only) */
+    strata *db;
+    const char *dir;      /* the store's folder */
+    int proto;
+    int is_unix;
+    srv_job_fn *run;
+    void *arg;            /* owned; released with free_arg (may be NULL) */
+    void (*free_arg)(void *arg);
+    rbuf out;
+    srv_job *next;
+};
+int srv_jobs_init(struct strata_server *s);      /* the worker and its eventfd (s->jfd) */
+void srv_jobs_stop(struct strata_server *s);     /* join the worker; free what is left */
+/* Queue run(arg) for client c (which then waits). On failure arg is released and
+ * c gets an error reply. */
+void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void *arg));
+/* Finished jobs (loop thread, after s->jfd turned readable). */
+srv_job *srv_jobs_take_done(struct strata_server *s);
+/* Shutdown: refuse the queued jobs, wait for the running one; then take_done. */
+void srv_jobs_drain(struct strata_server *s);
+void srv_job_free(srv_job *j);
 
 /* commands.c */
 int srv_commands_init(struct strata_server *s);
 void srv_commands_free(struct strata_server *s);
 /* Run one request (argc >= 1); replies go to c->out. */
 void srv_execute(client *c, int argc, char **argv, size_t *lens);
+/* Helpers the command files share. Arguments are not NUL-terminated. */
+int srv_eq(const char *a, size_t n, const char *lit);             /* case-insensitive */
+int srv_arg_ll(client *c, char *s, size_t n, long long *out);    /* 0 after an error reply */
+char *srv_arg_str(client *c, const char *s, size_t n);           /* NUL-terminated copy; NULL after an OOM reply */
+void srv_syntax_error(client *c);
+void srv_sub_error(client *c, const char *cmd, const char *known, const char *sub, size_t sl);
+void srv_reply_fail(client *c, int rc);                          /* "-ERR <the library's message>" */
+
+/* store_cmds.c: the STRATA.* namespace */
+typedef void cmd_fn(client *c, int argc, char **argv, size_t *lens);
+cmd_fn srv_cmd_docput, srv_cmd_docget, srv_cmd_docdel, srv_cmd_docexists, srv_cmd_docmeta, srv_cmd_doclist,
+    srv_cmd_stats, srv_cmd_setting, srv_cmd_session;
+/* vec_cmds.c: STRATA.VEC and STRATA.SEARCH; job_cmds.c: STRATA.SQL and STRATA.BACKUP */
+cmd_fn srv_cmd_vec, srv_cmd_search, srv_cmd_sql, srv_cmd_backup;
 
 /* server.c */
 uint64_t srv_mono_ms(void);

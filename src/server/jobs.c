@@ -1,0 +1,139 @@
+/* jobs.c — one worker thread for the commands too slow for the event loop
+ * (STRATA.SQL, STRATA.BACKUP CREATE and VERIFY): Redis's BGSAVE idea, with the
+ * reply delivered when the work is done.
+ *
+ * The loop queues a job and the client waits (its later requests stay unread, so
+ * replies keep their order); everyone else is served meanwhile. The worker runs jobs
+ * one at a time, oldest first, builds each whole reply in the job, moves it to the
+ * done list and writes the eventfd; the loop then appends the reply to the client's
+ * output and resumes its input. A client that disconnects meanwhile loses only the
+ * reply: the job finishes (a backup is never cut short) and is freed.
+ *
+ * Only the loop thread touches job->c and the clients; the worker touches only the
+ * job's own fields and the store. Queue, done list and flags are under jmu. */
+#include "server/server_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+void srv_job_free(srv_job *j) {
+    if (!j) return;
+    if (j->free_arg) j->free_arg(j->arg);
+    free(j->out.p);
+    free(j);
+}
+
+static void *worker_main(void *arg) {
+    strata_server *s = arg;
+    pthread_mutex_lock(&s->jmu);
+    for (;;) {
+        while (!s->jq && !s->jstop) pthread_cond_wait(&s->jcv, &s->jmu);
+        if (s->jstop) break;
+        srv_job *j = s->jq;
+        if (!(s->jq = j->next)) s->jq_tail = NULL;
+        s->jbusy = 1;
+        pthread_mutex_unlock(&s->jmu);
+        j->run(j);
+        pthread_mutex_lock(&s->jmu);
+        s->jbusy = 0;
+        j->next = s->jdone;
+        s->jdone = j;
+        pthread_cond_broadcast(&s->jcv); /* srv_jobs_drain may wait for this */
+        uint64_t one = 1;
+        (void)!write(s->jfd, &one, sizeof one);
+    }
+    pthread_mutex_unlock(&s->jmu);
+    return NULL;
+}
+
+int srv_jobs_init(strata_server *s) {
+    if ((s->jfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return STRATA_EIO;
+    if (pthread_mutex_init(&s->jmu, NULL) != 0) return STRATA_ENOMEM;
+    if (pthread_cond_init(&s->jcv, NULL) != 0) {
+        pthread_mutex_destroy(&s->jmu);
+        return STRATA_ENOMEM;
+    }
+    /* Signals (SIGTERM for `strata serve`) belong to the application's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&s->worker, NULL, worker_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        pthread_cond_destroy(&s->jcv);
+        pthread_mutex_destroy(&s->jmu);
+        return e == EAGAIN ? STRATA_ENOMEM : STRATA_EIO;
+    }
+    s->worker_on = 1;
+    return STRATA_OK;
+}
+
+void srv_jobs_stop(strata_server *s) {
+    if (s->worker_on) {
+        pthread_mutex_lock(&s->jmu);
+        s->jstop = 1;
+        pthread_cond_broadcast(&s->jcv);
+        pthread_mutex_unlock(&s->jmu);
+        pthread_join(s->worker, NULL); /* a running job finishes first */
+        s->worker_on = 0;
+        pthread_cond_destroy(&s->jcv);
+        pthread_mutex_destroy(&s->jmu);
+    }
+    for (srv_job **list = &s->jq; list; list = list == &s->jq ? &s->jdone : NULL)
+        while (*list) {
+            srv_job *j = *list;
+            *list = j->next;
+            srv_job_free(j);
+        }
+    s->jq_tail = NULL;
+    if (s->jfd >= 0) close(s->jfd);
+    s->jfd = -1;
+}
+
+void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void *arg)) {
+    strata_server *s = c->srv;
+    srv_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (free_arg) free_arg(arg);
+        rb_error(&c->out, "ERR out of memory");
+        return;
+    }
+    *j = (srv_job){ .c = c, .db = s->db, .dir = s->dir, .proto = c->proto, .is_unix = c->is_unix, .run = run,
+                    .arg = arg, .free_arg = free_arg };
+    c->job = j;
+    pthread_mutex_lock(&s->jmu);
+    if (s->jq_tail) s->jq_tail->next = j;
+    else s->jq = j;
+    s->jq_tail = j;
+    pthread_cond_signal(&s->jcv);
+    pthread_mutex_unlock(&s->jmu);
+}
+
+srv_job *srv_jobs_take_done(strata_server *s) {
+    uint64_t n;
+    (void)!read(s->jfd, &n, sizeof n);
+    pthread_mutex_lock(&s->jmu);
+    srv_job *done = s->jdone;
+    s->jdone = NULL;
+    pthread_mutex_unlock(&s->jmu);
+    return done;
+}
+
+void srv_jobs_drain(strata_server *s) {
+    pthread_mutex_lock(&s->jmu);
+    while (s->jq) {
+        srv_job *j = s->jq;
+        s->jq = j->next;
+        rb_error(&j->out, "ERR the server is shutting down");
+        j->next = s->jdone;
+        s->jdone = j;
+    }
+    s->jq_tail = NULL;
+    while (s->jbusy) pthread_cond_wait(&s->jcv, &s->jmu);
+    pthread_mutex_unlock(&s->jmu);
+}
