@@ -233,11 +233,14 @@ static void test_vectors(redisContext *c, int r3) {
     r = cmd(c, "STRATA.VEC PUT v a VECTOR %b", (const char *)v1, sizeof v1);
     CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER) && r->integer > 0);
     freeReplyObject(r);
-    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v b VALUES %s", "[0, 1, 0]"), REDIS_REPLY_INTEGER));
+    r = cmd(c, "STRATA.VEC PUT v b VALUES %s", "[0, 1, 0]");
+    CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER));
     freeReplyObject(r);
-    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v c VALUES %s", "0,0.5 1"), REDIS_REPLY_INTEGER));
+    r = cmd(c, "STRATA.VEC PUT v c VALUES %s", "0,0.5 1");
+    CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER));
     freeReplyObject(r);
-    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v other:d VALUES %s", "0.9 0.1 0"), REDIS_REPLY_INTEGER));
+    r = cmd(c, "STRATA.VEC PUT v other:d VALUES %s", "0.9 0.1 0");
+    CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER));
     freeReplyObject(r);
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VECTOR %b", (const char *)v1, (size_t)8), "VECTOR must be 12 bytes"));
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "1 2"), "has 2 numbers"));
@@ -246,7 +249,8 @@ static void test_vectors(redisContext *c, int r3) {
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "[1 2 3"), "without ']'"));
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x DOC a"), "VECTOR blob, VALUES text or TEXT text"));
     CHECK(is_err(cmd(c, "STRATA.VEC PUT nope x VALUES 1"), "ERR "));
-    CHECK(REPLY_IS(r = cmd(c, "STRATA.VEC PUT v t TEXT %s", "hello vector world"), REDIS_REPLY_INTEGER));
+    r = cmd(c, "STRATA.VEC PUT v t TEXT %s", "hello vector world");
+    CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER));
     freeReplyObject(r);
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v t TEXT %s", ""), "nothing to embed"));
     r = cmd(c, "STRATA.VEC GET v c");
@@ -299,22 +303,40 @@ static void test_sql(strata *db, int port, redisContext *c, int r3) {
     CHECK_OK(strata_metric_flush(db));
     redisReply *r = cmd(c, "STRATA.SQL %s %s", "SELECT retrieval_strategy, latency_ms, success, result_count "
                                               "FROM query_metrics WHERE retrieval_strategy = $1", "hybrid");
-    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && r->element[0]->elements == 4 &&
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 3 && r->element[0]->elements == 4 &&
           strcmp(r->element[0]->element[0]->str, "retrieval_strategy") == 0 &&
-          strcmp(r->element[1]->element[0]->str, "hybrid") == 0 && strcmp(r->element[1]->element[1]->str, "12.5") == 0 &&
-          r->element[1]->element[2]->integer == 1 && r->element[1]->element[3]->integer == 3);
+          strcmp(r->element[1]->element[0]->str, "text") == 0 && strcmp(r->element[1]->element[1]->str, "double") == 0 &&
+          strcmp(r->element[1]->element[2]->str, "bool") == 0 && strcmp(r->element[1]->element[3]->str, "int") == 0 &&
+          strcmp(r->element[2]->element[0]->str, "hybrid") == 0 && strcmp(r->element[2]->element[1]->str, "12.5") == 0 &&
+          r->element[2]->element[2]->integer == 1 && r->element[2]->element[3]->integer == 3);
     freeReplyObject(r);
     const char *q = "SELECT 1.5::DOUBLE AS d, true AS b, NULL AS n, 'x' AS s";
     char req[256];
     int rl = snprintf(req, sizeof req, "*2\r\n$10\r\nSTRATA.SQL\r\n$%zu\r\n%s\r\n", strlen(q), q);
     CHECK(raw_exchange(r3, req, (size_t)rl,
-                       "*2\r\n*4\r\n$1\r\nd\r\n$1\r\nb\r\n$1\r\nn\r\n$1\r\ns\r\n*4\r\n,1.5\r\n#t\r\n_\r\n$1\r\nx\r\n"));
+                       "*3\r\n*4\r\n$1\r\nd\r\n$1\r\nb\r\n$1\r\nn\r\n$1\r\ns\r\n"
+                       "*4\r\n$6\r\ndouble\r\n$4\r\nbool\r\n$3\r\nint\r\n$4\r\ntext\r\n" /* DuckDB types NULL as INTEGER */
+                       "*4\r\n,1.5\r\n#t\r\n_\r\n$1\r\nx\r\n"));
     r = cmd(c, "STRATA.SQL %s", q); /* the same in RESP2 */
-    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && strcmp(r->element[1]->element[0]->str, "1.5") == 0 &&
-          r->element[1]->element[1]->integer == 1 && r->element[1]->element[2]->type == REDIS_REPLY_NIL);
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 3 && strcmp(r->element[2]->element[0]->str, "1.5") == 0 &&
+          r->element[2]->element[1]->integer == 1 && r->element[2]->element[2]->type == REDIS_REPLY_NIL);
     freeReplyObject(r);
     r = cmd(c, "STRATA.SQL %s %s", "SELECT count(*) FROM query_metrics WHERE latency_ms > $1", "10");
-    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && r->element[1]->element[0]->integer == 1);
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 3 && r->element[2]->element[0]->integer == 1);
+    freeReplyObject(r);
+    /* metrics recorded over RESP */
+    r = cmd(c, "STRATA.METRIC query_metrics %s", "{\"query_type\":\"q\",\"latency_ms\":30,\"result_count\":1,"
+                                                 "\"success\":true,\"retrieval_strategy\":\"resp\"}");
+    CHECK(REPLY_IS(r, REDIS_REPLY_STATUS) && strcmp(r->str, "OK") == 0);
+    freeReplyObject(r);
+    CHECK(is_err(cmd(c, "STRATA.METRIC query_metrics %s", "{\"query_type\":1}"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.METRIC no_table %s", "{}"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.METRIC query_metrics"), "syntax error"));
+    r = cmd(c, "STRATA.METRIC FLUSH");
+    CHECK(REPLY_IS(r, REDIS_REPLY_STATUS));
+    freeReplyObject(r);
+    r = cmd(c, "STRATA.SQL %s", "SELECT latency_ms FROM query_metrics WHERE retrieval_strategy = 'resp'");
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 3 && strcmp(r->element[2]->element[0]->str, "30") == 0);
     freeReplyObject(r);
     /* untrusted: one read-only SELECT, no files */
     CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELEC 1"), "ERR "));
@@ -325,7 +347,7 @@ static void test_sql(strata *db, int port, redisContext *c, int r3) {
     CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELECT $1"), "ERR "));
     CHECK(is_err(cmd(c, "STRATA.SQL %s %s", "SELECT 1", "extra"), "ERR "));
     r = cmd(c, "STRATA.SQL %s", "SELECT count(*) FROM query_metrics");
-    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 2 && r->element[1]->element[0]->integer == 2);
+    CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 3 && r->element[2]->element[0]->integer == 3);
     freeReplyObject(r);
 
     /* pipelined: the replies keep their order around the job */
@@ -336,7 +358,7 @@ static void test_sql(strata *db, int port, redisContext *c, int r3) {
     CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_STATUS));
     freeReplyObject(rv);
     CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_ARRAY) &&
-          r->element[1]->element[0]->integer == 42);
+          r->element[2]->element[0]->integer == 42);
     freeReplyObject(rv);
     CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_STRING) && strcmp(r->str, "before") == 0);
     freeReplyObject(rv);

@@ -1076,6 +1076,7 @@ static const srv_cmd commands[] = {
     { "strata.session", -2, "write", 0, 0, 0, 0, srv_cmd_session, "new get put touch del list expire" },
     { "strata.vec", -2, "write", 0, 0, 0, 0, srv_cmd_vec, "create drop info list put del get" },
     { "strata.search", -4, "readonly", 0, 0, 0, 0, srv_cmd_search, NULL },
+    { "strata.metric", -2, "write fast", 0, 0, 0, 0, srv_cmd_metric, NULL },
     { "strata.sql", -2, "readonly", 0, 0, 0, 0, srv_cmd_sql, NULL },
     { "strata.backup", -2, "admin", 0, 0, 0, 0, srv_cmd_backup, "create list verify prune" },
 };

@@ -23,7 +23,11 @@ static void reply_job_error(srv_job *j, const char *msg, int rc) {
     rb_error(&j->out, "ERR %s", msg && *msg ? msg : strata_errstr(rc));
 }
 
-/* ---- STRATA.SQL query [param ...] ---- */
+/* ---- STRATA.SQL query [param ...] ----
+ * Reply: [column names], [column types], then one array per row. Types are null,
+ * int, double, text, bool, timestamp (ms since the epoch) or other; values are
+ * integers, doubles (RESP3; RESP2: bulk text), bulk text, booleans (RESP2: 0/1) and
+ * nulls. The parameters bind $1, $2, ... as literals DuckDB converts. */
 typedef struct sql_arg {
     char *sql;
     size_t n;
@@ -82,9 +86,15 @@ static void sql_run(srv_job *j) {
             goto out;
         }
     }
-    rb_array(&j->out, rows + 1);
+    static const char *const type_names[] = { "null", "int", "double", "text", "bool", "timestamp", "other" };
+    rb_array(&j->out, rows + 2);
     rb_array(&j->out, cols);
     for (size_t k = 0; k < cols; k++) rb_cstr(&j->out, strata_cursor_column_name(cur, k));
+    rb_array(&j->out, cols);
+    for (size_t k = 0; k < cols; k++) {
+        int t = strata_cursor_column_type(cur, k);
+        rb_cstr(&j->out, t >= 0 && t <= STRATA_TYPE_OTHER ? type_names[t] : "other");
+    }
     rb_raw(&j->out, body.p, body.len);
 out:
     free(body.p);

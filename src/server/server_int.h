@@ -127,7 +127,7 @@ void srv_reply_fail(client *c, int rc);                          /* "-ERR <the l
 /* store_cmds.c: the STRATA.* namespace */
 typedef void cmd_fn(client *c, int argc, char **argv, size_t *lens);
 cmd_fn srv_cmd_docput, srv_cmd_docget, srv_cmd_docdel, srv_cmd_docexists, srv_cmd_docmeta, srv_cmd_doclist,
-    srv_cmd_stats, srv_cmd_setting, srv_cmd_session;
+    srv_cmd_stats, srv_cmd_setting, srv_cmd_session, srv_cmd_metric;
 /* vec_cmds.c: STRATA.VEC and STRATA.SEARCH; job_cmds.c: STRATA.SQL and STRATA.BACKUP */
 cmd_fn srv_cmd_vec, srv_cmd_search, srv_cmd_sql, srv_cmd_backup;
 

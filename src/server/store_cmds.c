@@ -362,3 +362,28 @@ void srv_cmd_session(client *c, int argc, char **argv, size_t *lens) {
     free(id);
 }
 
+/* STRATA.METRIC table json: one row of an ADR table (strata_metric_record_json).
+ * Recording never waits for the disk; the row reaches analytics.duckdb with the
+ * flusher. STRATA.METRIC FLUSH waits for it, on the worker (jobs.c). */
+static void flush_run(srv_job *j) {
+    int rc = strata_metric_flush(j->db);
+    if (rc) {
+        const char *m = strata_errmsg(j->db);
+        rb_error(&j->out, "ERR %s", m && *m ? m : strata_errstr(rc));
+    } else {
+        rb_simple(&j->out, "OK");
+    }
+}
+
+void srv_cmd_metric(client *c, int argc, char **argv, size_t *lens) {
+    if (argc == 2 && srv_eq(argv[1], lens[1], "flush")) return srv_job_submit(c, flush_run, NULL, NULL);
+    if (argc != 3) return srv_syntax_error(c);
+    char *table = srv_arg_str(c, argv[1], lens[1]), *json = table ? srv_arg_str(c, argv[2], lens[2]) : NULL;
+    if (json) {
+        int rc = strata_metric_record_json(DB, table, json);
+        if (rc) srv_reply_fail(c, rc);
+        else rb_simple(OUT, "OK");
+    }
+    free(table);
+    free(json);
+}
