@@ -81,6 +81,33 @@ extern const struct cli_group cli_group_serve;  /* serve (top level) */
  * cli_served: 1 if DIR's server answers; cli_served_run: run ctx's command there. */
 int cli_served(const char *dir);
 int cli_served_run(struct cli_ctx *ctx);
+/* Rows of a result, whatever produced them (a cursor, a server's reply). */
+struct cli_rows {
+    void *src;
+    size_t ncols;
+    const char *(*name)(void *src, size_t col);
+    int (*type)(void *src, size_t col);              /* enum strata_type */
+    int (*next)(void *src, int *has_row);
+    int (*value)(void *src, size_t col, strata_value *out);
+};
+/* The library calls some handlers make, through the server. cli_served_run runs
+ * those handlers with ctx->db NULL; they call cli_served_X where they would call
+ * strata_X (same arguments, a STRATA_* status); cli_fail then prints the server's
+ * message, kept in cli_served_msg (util.c). */
+extern char cli_served_msg[1024];
+int cli_served_vec_info(const char *name, strata_collection_info *out);
+int cli_served_vec_list(strata_collection_cb cb, void *arg);
+int cli_served_vec_create(const char *name, const strata_collection_opts *o);
+int cli_served_vec_drop(const char *name);
+int cli_served_vec_get(const char *name, const char *id, size_t id_len, float *out, uint32_t dim);
+int cli_served_vec_search(const char *name, const float *q, uint32_t dim, const strata_vec_search_opts *o,
+                          strata_vec_result **res, size_t *n);
+void cli_served_results_free(strata_vec_result *r, size_t n);
+int cli_served_backup_create(const char *dest, char *name, size_t cap);
+int cli_served_metric_record(const char *table, const char *json); /* recorded and flushed */
+/* Positional parameters only (STRATA.SQL binds $1, $2, ...). */
+int cli_served_sql(const char *sql, const strata_param *p, size_t n, struct cli_rows *out);
+void cli_served_rows_close(struct cli_rows *rows);
 extern const struct cli_group cli_group_backup; /* backup create|list|verify|restore|prune */
 extern const struct cli_group cli_group_vec;    /* vec create|list|info|drop|add|search */
 

@@ -240,13 +240,13 @@ static void table_flush(size_t ncols, const size_t *width, char **names, char **
         table_put_row(ncols, width, &held[r * ncols], "NULL");
 }
 
-static int print_cursor(struct cli_ctx *ctx, strata_cursor *cur, enum out_format fmt, struct cli_json *jout)
+static int print_rows(struct cli_ctx *ctx, const struct cli_rows *rs, enum out_format fmt, struct cli_json *jout)
 {
-    size_t ncols = strata_cursor_column_count(cur);
+    size_t ncols = rs->ncols;
     for (size_t c = 0; c < ncols; c++)
-        if (strata_cursor_column_type(cur, c) == STRATA_TYPE_OTHER) {
+        if (rs->type(rs->src, c) == STRATA_TYPE_OTHER) {
             fprintf(stderr, "strata: %s: column '%s' has a type the CLI cannot print; CAST it to VARCHAR\n",
-                    cli_cmd_name(ctx->group, ctx->cmd), cli_q(strata_cursor_column_name(cur, c)));
+                    cli_cmd_name(ctx->group, ctx->cmd), cli_q(rs->name(rs->src, c)));
             return CLI_FAILED;
         }
     size_t n1 = ncols ? ncols : 1;
@@ -262,7 +262,7 @@ static int print_cursor(struct cli_ctx *ctx, strata_cursor *cur, enum out_format
         return cli_fail(ctx, STRATA_ENOMEM, "print the result");
     }
     for (size_t c = 0; c < ncols; c++) {
-        names[c] = (char *)strata_cursor_column_name(cur, c);
+        names[c] = (char *)rs->name(rs->src, c);
         width[c] = strlen(names[c]);
     }
     struct cli_json jlocal, *j = jout ? jout : &jlocal;
@@ -281,12 +281,12 @@ static int print_cursor(struct cli_ctx *ctx, strata_cursor *cur, enum out_format
     int has = 0, rc, held_out = 0, status = CLI_OK;
     size_t rows = 0;
     char buf[96];
-    while ((rc = strata_cursor_next(cur, &has)) == STRATA_OK && has && !cli_out_failed()) {
+    while ((rc = rs->next(rs->src, &has)) == STRATA_OK && has && !cli_out_failed()) {
         if (fmt == OUT_JSON)
             cli_json_object_begin(j);
         for (size_t c = 0; c < ncols && rc == STRATA_OK; c++) {
             strata_value v;
-            if ((rc = strata_cursor_value(cur, c, &v)) != STRATA_OK)
+            if ((rc = rs->value(rs->src, c, &v)) != STRATA_OK)
                 break;
             if (fmt == OUT_JSON) {
                 cli_json_key(j, names[c]);
@@ -354,6 +354,19 @@ static int print_cursor(struct cli_ctx *ctx, strata_cursor *cur, enum out_format
     return status;
 }
 
+
+/* A cursor as rows. */
+static const char *cur_name(void *src, size_t col) { return strata_cursor_column_name(src, col); }
+static int cur_type(void *src, size_t col) { return strata_cursor_column_type(src, col); }
+static int cur_next(void *src, int *has) { return strata_cursor_next(src, has); }
+static int cur_value(void *src, size_t col, strata_value *v) { return strata_cursor_value(src, col, v); }
+
+static int print_cursor(struct cli_ctx *ctx, strata_cursor *cur, enum out_format fmt, struct cli_json *jout)
+{
+    struct cli_rows rs = { cur, strata_cursor_column_count(cur), cur_name, cur_type, cur_next, cur_value };
+    return print_rows(ctx, &rs, fmt, jout);
+}
+
 /* ---- strata sql ---- */
 static int run_sql(struct cli_ctx *ctx)
 {
@@ -409,7 +422,20 @@ static int run_sql(struct cli_ctx *ctx)
                 break;
             }
     }
-    if (status == CLI_OK) {
+    if (status == CLI_OK && !ctx->db) { /* through strata serve: one SELECT, $1, $2, ... */
+        for (int i = 0; i < pv.n && status == CLI_OK; i++)
+            if (p[i].name)
+                status = cli_usage(ctx, "through strata serve, parameters are positional (--param 1=VALUE), "
+                                        "not named ('%s')", cli_q(p[i].name));
+        struct cli_rows rs;
+        int rc = status == CLI_OK ? cli_served_sql(ctx->argv[0], p, (size_t)pv.n, &rs) : STRATA_OK;
+        if (status == CLI_OK && rc != STRATA_OK)
+            status = cli_fail(ctx, rc, "sql");
+        else if (status == CLI_OK) {
+            status = print_rows(ctx, &rs, json ? OUT_JSON : csv ? OUT_CSV : OUT_TABLE, NULL);
+            cli_served_rows_close(&rs);
+        }
+    } else if (status == CLI_OK) {
         strata_cursor *cur = NULL;
         int rc = strata_sql(ctx->db, ctx->argv[0], p, (size_t)pv.n, 0, &cur);
         if (rc != STRATA_OK)
@@ -436,6 +462,11 @@ static int run_record(struct cli_ctx *ctx)
         if (!(from_stdin = cli_read_stdin(ctx)))
             return CLI_FAILED;
         json = from_stdin;
+    }
+    if (!ctx->db) { /* through strata serve: recorded and flushed there */
+        int rc = cli_served_metric_record(table, json);
+        free(from_stdin);
+        return rc == STRATA_OK ? CLI_OK : cli_fail(ctx, rc, "record a %s row", cli_q(table));
     }
     int rc = strata_metric_record_json(ctx->db, table, json);
     free(from_stdin);

@@ -176,9 +176,13 @@ static int run_create(struct cli_ctx *ctx)
     const char *dest = cli_flag(ctx, "--dest");
     if (dest && !*dest)
         return cli_usage(ctx, "--dest needs a directory");
-    int rc = strata_backup_create(ctx->db, dest, &name);
+    char served_name[STRATA_BACKUP_NAME_MAX + 1];
+    int rc = ctx->db ? strata_backup_create(ctx->db, dest, &name)
+                     : cli_served_backup_create(dest, served_name, sizeof served_name);
     if (rc != STRATA_OK)
         return cli_fail(ctx, rc, "backup create");
+    if (!ctx->db && !(name = strdup(served_name)))
+        return cli_fail(ctx, STRATA_ENOMEM, "backup create");
     if (cli_json_wanted(ctx)) {
         if (!dest && !(dest = owned = malloc(strlen(ctx->dir) + sizeof "/backups"))) {
             status = cli_fail(ctx, STRATA_ENOMEM, "backup create");
@@ -198,7 +202,10 @@ static int run_create(struct cli_ctx *ctx)
         printf("%s\n", name);
     }
 out:
-    strata_free(name);
+    if (ctx->db)
+        strata_free(name);
+    else
+        free(name);
     free(owned);
     return status;
 }

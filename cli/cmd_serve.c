@@ -924,11 +924,397 @@ static int r_stats(struct cli_ctx *ctx, struct remote *r)
     return CLI_OK;
 }
 
+/* ---- library calls through the server, for the handlers of other commands ----
+ * While cli_served_run runs such a handler, `active` is the connection and ctx->db
+ * is NULL; the handler calls cli_served_* where it would call strata_*. An error
+ * reply's text is kept for cli_fail (cli_served_errmsg). */
+static struct remote *active;
+
+static int served_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int served_fail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cli_served_msg, sizeof cli_served_msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Send argv; the reply, or NULL with *rc and cli_served_msg set (an error reply is
+ * STRATA_EINVAL: the server's message says what). */
+static redisReply *served_call(int argc, const char **argv, const size_t *lens, int *rc)
+{
+    cli_served_msg[0] = 0;
+    if (!active) {
+        *rc = served_fail(STRATA_EMISUSE, "no server connection");
+        return NULL;
+    }
+    redisReply *rep = redisCommandArgv(active->rc, argc, argv, lens);
+    if (!rep) {
+        *rc = served_fail(STRATA_EIO, "lost the connection to strata serve: %s",
+                          active->rc->errstr[0] ? active->rc->errstr : "closed");
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        *rc = served_fail(STRATA_EINVAL, "%s", strncmp(rep->str, "ERR ", 4) == 0 ? rep->str + 4 : rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    *rc = STRATA_OK;
+    return rep;
+}
+
+#define NARGS(a) (int)(sizeof a / sizeof a[0])
+#define LENS(a, ...) size_t a[] = { __VA_ARGS__ }
+
+static const char *const metric_words[] = { "cosine", "ip", "l2" };
+static const char *const dtype_words[] = { "f32", "f16", "i8" };
+
+static int word_index(const char *s, const char *const *words)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp(s, words[i]) == 0)
+            return i;
+    return 0;
+}
+
+int cli_served_vec_info(const char *name, strata_collection_info *out)
+{
+    static char kernels[32];
+    const char *argv[] = { "STRATA.VEC", "INFO", name };
+    LENS(lens, 10, 4, strlen(name));
+    int rc;
+    redisReply *m = served_call(NARGS(argv), argv, lens, &rc);
+    if (!m)
+        return rc;
+    if (m->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(m);
+        return served_fail(STRATA_ENOTFOUND, "no collection '%s'", cli_q(name));
+    }
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", field_str(m, "name") ? field_str(m, "name") : name);
+    out->dim = (uint32_t)field_int(m, "dim");
+    out->metric = word_index(field_str(m, "metric"), metric_words);
+    out->dtype = word_index(field_str(m, "dtype"), dtype_words);
+    out->m = (uint32_t)field_int(m, "m");
+    out->ef_construction = (uint32_t)field_int(m, "ef_construction");
+    out->count = (uint64_t)field_int(m, "count");
+    out->index_bytes = (uint64_t)field_int(m, "index_bytes");
+    out->log_bytes = (uint64_t)field_int(m, "log_bytes");
+    out->created_at_ms = field_int(m, "created_at_ms");
+    snprintf(kernels, sizeof kernels, "%s", field_str(m, "kernels") ? field_str(m, "kernels") : "none");
+    out->kernels = kernels;
+    freeReplyObject(m);
+    return STRATA_OK;
+}
+
+int cli_served_vec_list(strata_collection_cb cb, void *arg)
+{
+    const char *argv[] = { "STRATA.VEC", "LIST" };
+    LENS(lens, 10, 4);
+    int rc;
+    redisReply *l = served_call(NARGS(argv), argv, lens, &rc);
+    if (!l)
+        return rc;
+    for (size_t i = 0; rc == STRATA_OK && i < l->elements; i++) {
+        strata_collection_info info;
+        if ((rc = cli_served_vec_info(l->element[i]->str, &info)) == STRATA_ENOTFOUND)
+            rc = STRATA_OK; /* dropped meanwhile */
+        else if (rc == STRATA_OK && cb(arg, &info) != 0)
+            break;
+    }
+    freeReplyObject(l);
+    return rc;
+}
+
+int cli_served_vec_create(const char *name, const strata_collection_opts *o)
+{
+    char dim[16], m[16], efc[16];
+    snprintf(dim, sizeof dim, "%" PRIu32, o->dim);
+    snprintf(m, sizeof m, "%" PRIu32, o->m ? o->m : STRATA_VEC_DEFAULT_M);
+    snprintf(efc, sizeof efc, "%" PRIu32, o->ef_construction ? o->ef_construction : STRATA_VEC_DEFAULT_EF_CONSTRUCTION);
+    const char *metric = metric_words[o->metric >= 0 && o->metric < 3 ? o->metric : 0];
+    const char *dtype = dtype_words[o->dtype >= 0 && o->dtype < 3 ? o->dtype : 0];
+    const char *argv[] = { "STRATA.VEC", "CREATE", name, dim, "METRIC", metric, "DTYPE", dtype,
+                           "M", m, "EF_CONSTRUCTION", efc };
+    LENS(lens, 10, 6, strlen(name), strlen(dim), 6, strlen(metric), 5, strlen(dtype), 1, strlen(m), 15, strlen(efc));
+    int rc;
+    redisReply *r = served_call(NARGS(argv), argv, lens, &rc);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int cli_served_vec_drop(const char *name)
+{
+    const char *argv[] = { "STRATA.VEC", "DROP", name };
+    LENS(lens, 10, 4, strlen(name));
+    int rc;
+    redisReply *r = served_call(NARGS(argv), argv, lens, &rc);
+    if (!r)
+        return rc;
+    int gone = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return gone ? STRATA_OK : served_fail(STRATA_ENOTFOUND, "no collection '%s'", cli_q(name));
+}
+
+int cli_served_vec_get(const char *name, const char *id, size_t id_len, float *out, uint32_t dim)
+{
+    const char *argv[] = { "STRATA.VEC", "GET", name, id };
+    LENS(lens, 10, 3, strlen(name), id_len);
+    int rc;
+    redisReply *r = served_call(NARGS(argv), argv, lens, &rc);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != dim) {
+        freeReplyObject(r);
+        return served_fail(STRATA_ENOTFOUND, "document '%s' has no vector in '%s'", cli_q(id), name);
+    }
+    for (uint32_t i = 0; i < dim; i++)
+        out[i] = r->element[i]->str ? strtof(r->element[i]->str, NULL) : 0.0f;
+    freeReplyObject(r);
+    return STRATA_OK;
+}
+
+/* The results are the CLI's: free them with cli_served_results_free. */
+int cli_served_vec_search(const char *name, const float *q, uint32_t dim, const strata_vec_search_opts *o,
+                          strata_vec_result **res, size_t *n)
+{
+    *res = NULL;
+    *n = 0;
+    unsigned char *blob = malloc((size_t)dim * 4);
+    if (!blob)
+        return served_fail(STRATA_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < dim; i++) { /* little-endian float32, whatever this host is */
+        uint32_t u;
+        memcpy(&u, &q[i], 4);
+        for (int b = 0; b < 4; b++)
+            blob[4 * i + (uint32_t)b] = (unsigned char)(u >> (8 * b));
+    }
+    char k[16], ef[16];
+    snprintf(k, sizeof k, "%" PRIu32, o->k ? o->k : 10);
+    snprintf(ef, sizeof ef, "%" PRIu32, o->ef);
+    const char *argv[9] = { "STRATA.SEARCH", name, "VECTOR", (const char *)blob, "K", k };
+    size_t lens[9] = { 13, strlen(name), 6, (size_t)dim * 4, 1, strlen(k) };
+    int argc = 6;
+    if (o->ef) {
+        argv[argc] = "EF";
+        lens[argc++] = 2;
+        argv[argc] = ef;
+        lens[argc++] = strlen(ef);
+    }
+    if (o->exact) {
+        argv[argc] = "EXACT";
+        lens[argc++] = 5;
+    }
+    int rc;
+    redisReply *r = served_call(argc, argv, lens, &rc);
+    free(blob);
+    if (!r)
+        return rc;
+    strata_vec_result *out = calloc(r->elements ? r->elements : 1, sizeof *out);
+    for (size_t i = 0; out && i < r->elements; i++) {
+        redisReply *hit = r->element[i];
+        if (hit->type != REDIS_REPLY_ARRAY || hit->elements != 2 || !(out[i].id = malloc(hit->element[0]->len + 1))) {
+            cli_served_results_free(out, i);
+            out = NULL;
+            break;
+        }
+        memcpy(out[i].id, hit->element[0]->str, hit->element[0]->len);
+        ((char *)out[i].id)[hit->element[0]->len] = 0;
+        out[i].id_len = hit->element[0]->len;
+        out[i].score = hit->element[1]->str ? strtof(hit->element[1]->str, NULL) : 0.0f;
+        out[i].distance = -out[i].score; /* not sent; the CLI prints scores */
+    }
+    size_t count = r->elements;
+    freeReplyObject(r);
+    if (!out)
+        return served_fail(STRATA_ENOMEM, "out of memory (or a malformed reply)");
+    *res = out;
+    *n = count;
+    return STRATA_OK;
+}
+
+void cli_served_results_free(strata_vec_result *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++)
+        free(r[i].id);
+    free(r);
+}
+
+int cli_served_backup_create(const char *dest, char *name, size_t cap)
+{
+    char *abs = NULL;
+    if (dest && dest[0] != '/') { /* the server's working directory is not ours */
+        char *cwd = getcwd(NULL, 0);
+        if (!cwd || !(abs = malloc(strlen(cwd) + strlen(dest) + 2))) {
+            free(cwd);
+            return served_fail(STRATA_ENOMEM, "out of memory");
+        }
+        sprintf(abs, "%s/%s", cwd, dest);
+        free(cwd);
+        dest = abs;
+    }
+    const char *argv[] = { "STRATA.BACKUP", "CREATE", "DEST", dest };
+    LENS(lens, 13, 6, 4, dest ? strlen(dest) : 0);
+    int rc;
+    redisReply *r = served_call(dest ? 4 : 2, argv, lens, &rc);
+    free(abs);
+    if (!r)
+        return rc;
+    const char *n = r->type == REDIS_REPLY_STRING ? r->str : field_str(r, "name");
+    snprintf(name, cap, "%s", n ? n : "");
+    freeReplyObject(r);
+    return n ? STRATA_OK : served_fail(STRATA_EIO, "the server's reply named no backup");
+}
+
+int cli_served_metric_record(const char *table, const char *json)
+{
+    const char *argv[] = { "STRATA.METRIC", table, json };
+    LENS(lens, 13, strlen(table), strlen(json));
+    int rc;
+    redisReply *r = served_call(NARGS(argv), argv, lens, &rc);
+    if (!r)
+        return rc;
+    freeReplyObject(r);
+    const char *fargv[] = { "STRATA.METRIC", "FLUSH" };
+    LENS(flens, 13, 5);
+    if ((r = served_call(NARGS(fargv), fargv, flens, &rc)) != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* ---- SQL rows read from a STRATA.SQL reply: [names], [types], rows ---- */
+struct sql_reply {
+    redisReply *r;
+    size_t row;      /* element index of the current row; 1 before the first */
+    int *types;
+};
+
+static const char *sr_name(void *src, size_t col)
+{
+    struct sql_reply *s = src;
+    return col < s->r->element[0]->elements ? s->r->element[0]->element[col]->str : NULL;
+}
+
+static int sr_type(void *src, size_t col)
+{
+    struct sql_reply *s = src;
+    return col < s->r->element[0]->elements ? s->types[col] : -1;
+}
+
+static int sr_next(void *src, int *has)
+{
+    struct sql_reply *s = src;
+    *has = ++s->row < s->r->elements;
+    return STRATA_OK;
+}
+
+static int sr_value(void *src, size_t col, strata_value *v)
+{
+    struct sql_reply *s = src;
+    memset(v, 0, sizeof *v);
+    redisReply *row = s->r->element[s->row];
+    if (row->type != REDIS_REPLY_ARRAY || col >= row->elements)
+        return served_fail(STRATA_EIO, "a malformed row in the server's reply");
+    redisReply *e = row->element[col];
+    if (e->type == REDIS_REPLY_NIL)
+        return STRATA_OK; /* v->type is STRATA_TYPE_NULL */
+    v->type = s->types[col];
+    switch (v->type) {
+    case STRATA_TYPE_INT: case STRATA_TYPE_BOOL: case STRATA_TYPE_TIMESTAMP:
+        v->i = e->type == REDIS_REPLY_INTEGER ? e->integer : e->str ? strtoll(e->str, NULL, 10) : 0;
+        v->d = (double)v->i;
+        break;
+    case STRATA_TYPE_DOUBLE:
+        v->d = e->str ? strtod(e->str, NULL) : (double)e->integer;
+        break;
+    default:
+        v->type = STRATA_TYPE_TEXT;
+        v->s = e->str ? e->str : "";
+        v->len = e->str ? e->len : 0;
+    }
+    return STRATA_OK;
+}
+
+int cli_served_sql(const char *sql, const strata_param *p, size_t n, struct cli_rows *out)
+{
+    static const char *const type_words[] = { "null", "int", "double", "text", "bool", "timestamp", "other" };
+    memset(out, 0, sizeof *out);
+    const char **argv = calloc(n + 2, sizeof *argv);
+    size_t *lens = calloc(n + 2, sizeof *lens);
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        return served_fail(STRATA_ENOMEM, "out of memory");
+    }
+    argv[0] = "STRATA.SQL";
+    argv[1] = sql;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 2] = p[i].s;
+    for (size_t i = 0; i < n + 2; i++)
+        lens[i] = strlen(argv[i]);
+    int rc;
+    redisReply *r = served_call((int)n + 2, argv, lens, &rc);
+    free(argv);
+    free(lens);
+    if (!r)
+        return rc;
+    struct sql_reply *s = calloc(1, sizeof *s);
+    size_t cols = r->type == REDIS_REPLY_ARRAY && r->elements >= 2 ? r->element[0]->elements : 0;
+    if (!s || r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[1]->elements != cols ||
+        !(s->types = calloc(cols ? cols : 1, sizeof *s->types))) {
+        if (s)
+            free(s->types);
+        free(s);
+        freeReplyObject(r);
+        return served_fail(STRATA_EIO, "a malformed reply to STRATA.SQL (or out of memory)");
+    }
+    for (size_t c = 0; c < cols; c++) {
+        const char *t = r->element[1]->element[c]->str;
+        s->types[c] = STRATA_TYPE_OTHER;
+        for (int k = 0; t && k <= STRATA_TYPE_OTHER; k++)
+            if (strcmp(t, type_words[k]) == 0)
+                s->types[c] = k;
+    }
+    s->r = r;
+    s->row = 1;
+    *out = (struct cli_rows){ s, cols, sr_name, sr_type, sr_next, sr_value };
+    return STRATA_OK;
+}
+
+void cli_served_rows_close(struct cli_rows *rows)
+{
+    struct sql_reply *s = rows->src;
+    if (!s)
+        return;
+    freeReplyObject(s->r);
+    free(s->types);
+    free(s);
+    rows->src = NULL;
+}
+
+/* Commands whose handlers run unchanged on a served store, calling cli_served_*. */
+static int handler_served(const char *g, const char *cmd)
+{
+    if (!*g)
+        return strcmp(cmd, "sql") == 0;
+    if (strcmp(g, "backup") == 0)
+        return strcmp(cmd, "create") == 0;
+    if (strcmp(g, "metric") == 0)
+        return strcmp(cmd, "record") == 0;
+    if (strcmp(g, "vec") == 0)
+        return strcmp(cmd, "create") == 0 || strcmp(cmd, "drop") == 0 || strcmp(cmd, "info") == 0 ||
+               strcmp(cmd, "list") == 0 || strcmp(cmd, "search") == 0;
+    return 0;
+}
+
 int cli_served_run(struct cli_ctx *ctx)
 {
     const char *g = ctx->group->name ? ctx->group->name : "";
     const char *cmd = ctx->cmd->name;
-    int served = (strcmp(g, "setting") == 0) || strcmp(g, "session") == 0 ||
+    int by_handler = handler_served(g, cmd);
+    int served = by_handler || (strcmp(g, "setting") == 0) || strcmp(g, "session") == 0 ||
                  (strcmp(g, "doc") == 0 && strcmp(cmd, "train-dict") != 0) || (!*g && strcmp(cmd, "stats") == 0);
     const char *busy = strata_open_errmsg();
     if (!served) {
@@ -943,7 +1329,11 @@ int cli_served_run(struct cli_ctx *ctx)
         return CLI_FAILED;
     }
     int status;
-    if (strcmp(g, "setting") == 0)
+    if (by_handler) {
+        active = &r;
+        status = ctx->cmd->run(ctx);
+        active = NULL;
+    } else if (strcmp(g, "setting") == 0)
         status = r_setting(ctx, &r, cmd);
     else if (strcmp(g, "session") == 0)
         status = r_session(ctx, &r, cmd);
@@ -972,10 +1362,12 @@ static const struct cli_command serve_commands[] = {
       "serve the store over RESP (the Redis protocol)",
       "Hold the store and serve it to Redis clients: the cache commands (GET, SET,\n"
       "EXPIRE, INCR, MGET, SCAN, ...), INFO, CONFIG, and the store under STRATA.*\n"
-      "(documents, settings, sessions, stats). One thread, RESP2 and RESP3.\n"
+      "(documents, settings, sessions, stats, vectors and search, SQL, metrics,\n"
+      "backups). One event-loop thread (SQL and backups run on a worker), RESP2/3.\n"
       "It listens on TCP (127.0.0.1:6380 unless told otherwise) and on the unix\n"
-      "socket DIR/strata.sock (mode 0600); while it runs, the other strata commands\n"
-      "on DIR (setting, session, doc, stats) go through that socket. An address that\n"
+      "socket DIR/strata.sock (mode 0600); while it runs, most other strata commands\n"
+      "on DIR go through that socket (setting, session, doc, stats, sql, metric\n"
+      "record, backup create, vec create|drop|info|list|search). An address that\n"
       "is not loopback is refused without --requirepass. SIGTERM or SIGINT stops it\n"
       "cleanly: connections closed, store closed, every acknowledged write kept.\n"
       "It prints one line when it listens: pid, store and both addresses.",

@@ -55,7 +55,7 @@ static const char *dtype_name(int d)
 /* The collection's facts, or a failure message ("no collection 'X'"). */
 static int coll_info(struct cli_ctx *ctx, const char *what, const char *name, strata_collection_info *info)
 {
-    int rc = strata_vec_info(ctx->db, name, info);
+    int rc = ctx->db ? strata_vec_info(ctx->db, name, info) : cli_served_vec_info(name, info);
     if (rc != STRATA_OK)
         return cli_fail(ctx, rc, "%s '%s'", what, cli_q(name));
     return CLI_OK;
@@ -788,7 +788,7 @@ static int run_create(struct cli_ctx *ctx)
             return CLI_USAGE;
         o.ef_construction = (uint32_t)v;
     }
-    int rc = strata_vec_create(ctx->db, name, &o);
+    int rc = ctx->db ? strata_vec_create(ctx->db, name, &o) : cli_served_vec_create(name, &o);
     if (rc != STRATA_OK)
         return cli_fail(ctx, rc, "vec create '%s'", cli_q(name));
     return CLI_OK;
@@ -799,7 +799,7 @@ static int run_create(struct cli_ctx *ctx)
 static int run_drop(struct cli_ctx *ctx)
 {
     const char *name = ctx->argv[0];
-    int rc = strata_vec_drop(ctx->db, name);
+    int rc = ctx->db ? strata_vec_drop(ctx->db, name) : cli_served_vec_drop(name);
     if (rc != STRATA_OK)
         return cli_fail(ctx, rc, "vec drop '%s'", cli_q(name));
     return CLI_OK;
@@ -885,7 +885,7 @@ static int run_list(struct cli_ctx *ctx)
     l.json = cli_json_wanted(ctx);
     if (l.json)
         cli_json_array_begin(&l.j);
-    int rc = strata_vec_list(ctx->db, list_one, &l);
+    int rc = ctx->db ? strata_vec_list(ctx->db, list_one, &l) : cli_served_vec_list(list_one, &l);
     if (rc < 0)
         return cli_fail(ctx, rc, "vec list");
     if (l.json && rc == 0)
@@ -1179,6 +1179,7 @@ out:
 static void json_score(struct cli_json *j, float s)
 {
     char buf[40];
+    s += 0.0f; /* an exact l2 match scores -0: print 0 */
     if (isfinite(s)) {
         snprintf(buf, sizeof buf, "%.9g", (double)s);
         cli_json_raw(j, buf);
@@ -1206,7 +1207,7 @@ static void print_results(const strata_vec_result *r, size_t n, int json)
     }
     int w = n >= 1000 ? 5 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
     for (size_t i = 0; i < n && !cli_out_failed(); i++) {
-        printf("%*zu  %9.6f  ", w, i + 1, (double)r[i].score);
+        printf("%*zu  %9.6f  ", w, i + 1, (double)r[i].score + 0.0); /* -0 prints as 0 */
         cli_put_bytes(r[i].id, r[i].id_len);
         putchar('\n');
     }
@@ -1229,6 +1230,21 @@ static void print_line(const strata_vec_result *r, size_t n)
         json_score(&j, r[i].score);
     cli_json_array_end(&j);
     cli_json_object_end(&j);
+}
+
+/* Through the library, or through `strata serve` when it holds the store. */
+static int search(struct cli_ctx *ctx, const char *name, const float *q, uint32_t dim,
+                  const strata_vec_search_opts *o, strata_vec_result **res, size_t *n)
+{
+    return ctx->db ? strata_vec_search(ctx->db, name, q, dim, o, res, n) : cli_served_vec_search(name, q, dim, o, res, n);
+}
+
+static void results_free(const struct cli_ctx *ctx, strata_vec_result *res, size_t n)
+{
+    if (ctx->db)
+        strata_vec_results_free(res, n);
+    else
+        cli_served_results_free(res, n);
 }
 
 static int run_search(struct cli_ctx *ctx)
@@ -1277,12 +1293,12 @@ static int run_search(struct cli_ctx *ctx)
         }
         int r;
         while ((r = vin_next(&in, q)) > 0) {
-            if ((rc = strata_vec_search(ctx->db, name, q, info.dim, &o, &res, &n)) != STRATA_OK) {
+            if ((rc = search(ctx, name, q, info.dim, &o, &res, &n)) != STRATA_OK) {
                 cli_fail(ctx, rc, "vec search '%s': '%s': row %" PRIu64, cli_q(name), cli_q(qfile), in.row - 1);
                 break;
             }
             print_line(res, n);
-            strata_vec_results_free(res, n);
+            results_free(ctx, res, n);
             res = NULL;
             if (cli_out_failed())
                 break; /* main.c reports the write error */
@@ -1309,7 +1325,9 @@ static int run_search(struct cli_ctx *ctx)
             goto out;
         }
     } else if (qdoc) {
-        if ((rc = strata_vec_get(ctx->db, name, qdoc, strlen(qdoc), q, info.dim)) != STRATA_OK) {
+        rc = ctx->db ? strata_vec_get(ctx->db, name, qdoc, strlen(qdoc), q, info.dim)
+                     : cli_served_vec_get(name, qdoc, strlen(qdoc), q, info.dim);
+        if (rc != STRATA_OK) {
             cli_fail(ctx, rc, "vec search '%s': --doc '%s'", cli_q(name), cli_q(qdoc));
             goto out;
         }
@@ -1325,12 +1343,12 @@ static int run_search(struct cli_ctx *ctx)
             goto out;
         }
     }
-    if ((rc = strata_vec_search(ctx->db, name, q, info.dim, &o, &res, &n)) != STRATA_OK) {
+    if ((rc = search(ctx, name, q, info.dim, &o, &res, &n)) != STRATA_OK) {
         cli_fail(ctx, rc, "vec search '%s'", cli_q(name));
         goto out;
     }
     print_results(res, n, cli_json_wanted(ctx));
-    strata_vec_results_free(res, n);
+    results_free(ctx, res, n);
     status = CLI_OK;
 out:
     free(q);

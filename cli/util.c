@@ -71,9 +71,11 @@ double cli_now(void)
 
 /* ---- messages ---- */
 
+char cli_served_msg[1024];
+
 int cli_fail(struct cli_ctx *ctx, int rc, const char *what_fmt, ...)
 {
-    const char *msg = ctx && ctx->db ? strata_errmsg(ctx->db) : "";
+    const char *msg = ctx && ctx->db ? strata_errmsg(ctx->db) : cli_served_msg;
     if (!msg || !*msg)
         msg = strata_errstr(rc);
     va_list ap;

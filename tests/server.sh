@@ -375,13 +375,38 @@ check "doc del" "$CLI" --dir "$S" doc del d3
 check "session del" "$CLI" --dir "$S" session del "$id"
 [ "$("$CLI" --dir "$S" session expire --idle 100000)" = 0 ] && pass || fail "session expire"
 check "setting del" "$CLI" --dir "$S" setting del theme
+# vectors, metrics, SQL and backups through the server
+check "vec create" "$CLI" --dir "$S" vec create emb --dim 3 --metric l2
+redis-cli -p "$P" strata.vec put emb v1 values '1 0 0' | grep -Eq '^[0-9]+$' && pass || fail "STRATA.VEC PUT"
+redis-cli -p "$P" strata.vec put emb v2 values '[0, 1, 0]' >/dev/null
+redis-cli -p "$P" strata.vec put emb v3 values '0.9,0.1,0' >/dev/null
+[ "$(redis-cli -p "$P" strata.search emb values '1 0 0' k 1 exact)" = "$(printf 'v1\n0')" ] && pass ||
+    fail "STRATA.SEARCH: $(redis-cli -p "$P" strata.search emb values '1 0 0' k 1 exact)"
+redis-cli -p "$P" strata.sql 'COPY query_metrics TO '"'$T/leak.csv'" | grep -q ERR && [ ! -e "$T/leak.csv" ] && pass ||
+    fail "STRATA.SQL refuses COPY"
+check "metric record" "$CLI" --dir "$S" metric record query_metrics \
+    '{"query_type":"q","latency_ms":4.5,"result_count":2,"success":true,"retrieval_strategy":"served"}'
+bname=$("$CLI" --dir "$S" backup create) && [ -n "$bname" ] && "$CLI" --dir "$S" backup list | grep -q "$bname" && pass ||
+    fail "backup create through the server: $bname"
+"$CLI" --dir "$S" backup verify "$bname" >/dev/null && pass || fail "backup verify of the served backup"
+"$CLI" --dir "$S" sql 'SELECT $name' --param name=1 2>"$T/err"; [ $? = 2 ] && grep -q positional "$T/err" && pass ||
+    fail "named SQL parameters through the server"
+"$CLI" --dir "$S" vec drop nope 2>"$T/err"; [ $? = 1 ] && grep -q "no collection" "$T/err" && pass ||
+    fail "vec drop missing through the server"
 # the same commands' output, through the server and then directly (server stopped)
 served_out() {
     for c in "setting list" "setting list --json" "setting get n --json" "session list --json" "session get fixed --json" \
              "session get fixed" "doc meta d1" "doc meta d2 --json" "doc list" "doc list --json --prefix d" \
-             "doc get d2"; do
+             "doc get d2" "vec list" "vec list --json" "vec search emb --vector [1,0,0] -k 2" \
+             "vec search emb --doc v2 --json" "vec search emb --text nothing"; do
         # shellcheck disable=SC2086
         "$CLI" --dir "$S" $c
+        echo "== $?"
+    done
+    for fmt in "" --json --csv; do
+        # shellcheck disable=SC2086
+        "$CLI" --dir "$S" sql 'SELECT retrieval_strategy, latency_ms, success, timestamp > TIMESTAMP '"'2020-01-01'"' AS t
+                               FROM query_metrics WHERE latency_ms > $1 ORDER BY 1' --param 1=1 $fmt
         echo "== $?"
     done
     "$CLI" --dir "$S" stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["documents"], d["settings"], d["sessions"])'
