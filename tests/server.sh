@@ -235,6 +235,24 @@ if diff -u "$T/redis.txt" "$T/strata.txt" >"$T/diff.txt"; then pass; else fail "
 run_cmds "$RPORT" -3 >"$T/redis3.txt"
 run_cmds "$P" -3 >"$T/strata3.txt"
 if diff -u "$T/redis3.txt" "$T/strata3.txt" >"$T/diff3.txt"; then pass; else fail "RESP3 replies differ from redis-server's"; head -40 "$T/diff3.txt"; fi
+# MULTI/EXEC/DISCARD: one connection per session (redis-cli reading stdin)
+multi_sessions() { # PORT [-3]
+    for sess in 'MULTI|SET t 1|INCR t|GET t|EXEC' 'MULTI|SET t|GET t|EXEC' 'MULTI|NOSUCH x|EXEC' 'EXEC|DISCARD' \
+                'MULTI|MULTI|DISCARD|GET t' 'MULTI|SET t 5|DISCARD|GET t' 'MULTI|SET s abc|INCR s|GET s|EXEC' \
+                'MULTI|WATCH t|SET t 9|EXEC' 'UNWATCH' 'MULTI|EXEC' 'MULTI|PING|ECHO hi|MGET t s nope|EXEC'; do
+        echo "> $sess"
+        echo "$sess" | tr '|' '\n' | redis-cli $2 -p "$1" 2>&1
+    done
+    redis-cli -p "$1" del t s >/dev/null
+}
+multi_sessions "$RPORT" "" >"$T/redis-multi.txt"
+multi_sessions "$P" "" >"$T/strata-multi.txt"
+if diff -u "$T/redis-multi.txt" "$T/strata-multi.txt" >"$T/diff-multi.txt"; then pass
+else fail "MULTI/EXEC replies differ from redis-server's"; head -40 "$T/diff-multi.txt"; fi
+multi_sessions "$RPORT" -3 >"$T/redis-multi3.txt"
+multi_sessions "$P" -3 >"$T/strata-multi3.txt"
+if diff -u "$T/redis-multi3.txt" "$T/strata-multi3.txt" >"$T/diff-multi3.txt"; then pass
+else fail "MULTI/EXEC RESP3 replies differ from redis-server's"; head -40 "$T/diff-multi3.txt"; fi
 
 # binary-safe keys and values, and a value of 1 MB, through redis-cli -x
 head -c 1048576 /dev/urandom >"$T/blob"

@@ -363,6 +363,19 @@ static void test_sql(strata *db, int port, redisContext *c, int r3) {
     CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_STRING) && strcmp(r->str, "before") == 0);
     freeReplyObject(rv);
 
+    /* inside MULTI/EXEC a job's reply takes its place in the array */
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "STRATA.SQL %s", "SELECT 7");
+    redisAppendCommand(c, "SET k2 v");
+    redisAppendCommand(c, "EXEC");
+    for (int i = 0; i < 3; i++) {
+        CHECK(redisGetReply(c, &rv) == REDIS_OK);
+        freeReplyObject(rv);
+    }
+    CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_ARRAY) && r->elements == 2 &&
+          r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->element[2]->element[0]->integer == 7 &&
+          r->element[1]->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rv);
     /* a slow query runs off the loop: another client is served meanwhile */
     redisContext *slow = redisConnect("127.0.0.1", port);
     CHECK(slow && !slow->err);

@@ -28,7 +28,7 @@
 
 #define COMPAT_REDIS_VERSION "7.0.0" /* the command set and replies emulated */
 
-enum { CF_NOAUTH = 1 };
+enum { CF_NOAUTH = 1, CF_NOQUEUE = 2 /* runs at once inside MULTI */ };
 
 struct srv_cmd {
     const char *name;  /* lower case */
@@ -1016,6 +1016,105 @@ static void cmd_config(client *c, int argc, char **argv, size_t *lens) {
     srv_sub_error(c, "config", "get set resetstat rewrite", argv[1], lens[1]);
 }
 
+/* ---- MULTI / EXEC / DISCARD ----
+ * Commands after MULTI are checked (name, arity) and queued; EXEC runs them in order
+ * with no other client's command in between (the loop is one thread; in-process
+ * API callers are not held back) and replies with the array of their replies. A
+ * command refused while queuing makes EXEC fail (EXECABORT), as in Redis. There is
+ * no rollback: a command that fails at EXEC leaves the others applied. WATCH is
+ * not offered: the hot tier keeps no key versions to watch. */
+static void multi_reset(client *c) {
+    c->in_multi = c->multi_dirty = 0;
+    free(c->mq.p);
+    c->mq = (rbuf){ 0 };
+    c->mq_n = 0;
+}
+
+static void multi_queue(client *c, int argc, char **argv, size_t *lens) {
+    size_t n = (size_t)argc;
+    rb_raw(&c->mq, &n, sizeof n);
+    for (int j = 0; j < argc; j++) {
+        rb_raw(&c->mq, &lens[j], sizeof lens[j]);
+        rb_raw(&c->mq, argv[j], lens[j]);
+    }
+    if (c->mq.oom) {
+        c->multi_dirty = 1;
+        c->mq.oom = 0;
+        return rb_error(OUT, "ERR out of memory");
+    }
+    c->mq_n++;
+    rb_simple(OUT, "QUEUED");
+}
+
+static void cmd_multi(client *c, int argc, char **argv, size_t *lens) {
+    (void)argc; (void)argv; (void)lens;
+    if (c->in_multi) return rb_error(OUT, "ERR MULTI calls can not be nested");
+    c->in_multi = 1;
+    rb_simple(OUT, "OK");
+}
+
+static void cmd_discard(client *c, int argc, char **argv, size_t *lens) {
+    (void)argc; (void)argv; (void)lens;
+    if (!c->in_multi) return rb_error(OUT, "ERR DISCARD without MULTI");
+    multi_reset(c);
+    rb_simple(OUT, "OK");
+}
+
+static void cmd_exec(client *c, int argc, char **argv, size_t *lens) {
+    (void)argc; (void)argv; (void)lens;
+    if (!c->in_multi) return rb_error(OUT, "ERR EXEC without MULTI");
+    if (c->multi_dirty) {
+        multi_reset(c);
+        return rb_error(OUT, "EXECABORT Transaction discarded because of previous errors.");
+    }
+    rbuf q = c->mq;
+    size_t n = c->mq_n;
+    c->mq = (rbuf){ 0 };
+    multi_reset(c);
+    rb_array(OUT, n);
+    char **av = NULL;
+    size_t *al = NULL, cap = 0, off = 0;
+    c->in_exec = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t an;
+        memcpy(&an, q.p + off, sizeof an);
+        off += sizeof an;
+        if (an > cap) {
+            char **na = realloc(av, an * sizeof *na);
+            if (na) av = na;
+            size_t *nl = na ? realloc(al, an * sizeof *nl) : NULL;
+            if (nl) al = nl;
+            if (!na || !nl) { /* the reply array is already promised: no half answers */
+                c->out.oom = 1;
+                break;
+            }
+            cap = an;
+        }
+        for (size_t j = 0; j < an; j++) {
+            memcpy(&al[j], q.p + off, sizeof al[j]);
+            off += sizeof al[j];
+            av[j] = q.p + off;
+            off += al[j];
+        }
+        srv_execute(c, (int)an, av, al);
+    }
+    c->in_exec = 0;
+    free(av);
+    free(al);
+    free(q.p);
+}
+
+static void cmd_watch(client *c, int argc, char **argv, size_t *lens) {
+    (void)argc; (void)argv; (void)lens;
+    if (c->in_multi) return rb_error(OUT, "ERR WATCH inside MULTI is not allowed");
+    rb_error(OUT, "ERR WATCH is not supported: the hot tier keeps no key versions (MULTI/EXEC work without it)");
+}
+
+static void cmd_unwatch(client *c, int argc, char **argv, size_t *lens) {
+    (void)argc; (void)argv; (void)lens;
+    rb_simple(OUT, "OK"); /* nothing is ever watched */
+}
+
 /* ---- COMMAND ---- */
 static void cmd_command(client *c, int argc, char **argv, size_t *lens);
 
@@ -1060,7 +1159,12 @@ static const srv_cmd commands[] = {
     { "select", 2, "loading stale fast", 0, 0, 0, 0, cmd_select, NULL },
     { "auth", -2, "noscript loading stale fast no_auth", 0, 0, 0, CF_NOAUTH, cmd_auth, NULL },
     { "hello", -1, "noscript loading stale fast no_auth", 0, 0, 0, CF_NOAUTH, cmd_hello, NULL },
-    { "quit", -1, "noscript loading stale fast no_auth", 0, 0, 0, CF_NOAUTH, cmd_quit, NULL },
+    { "quit", -1, "noscript loading stale fast no_auth", 0, 0, 0, CF_NOAUTH | CF_NOQUEUE, cmd_quit, NULL },
+    { "multi", 1, "noscript loading stale fast", 0, 0, 0, CF_NOQUEUE, cmd_multi, NULL },
+    { "exec", 1, "noscript loading stale skip_slowlog", 0, 0, 0, CF_NOQUEUE, cmd_exec, NULL },
+    { "discard", 1, "noscript loading stale fast", 0, 0, 0, CF_NOQUEUE, cmd_discard, NULL },
+    { "watch", -2, "noscript loading stale fast", 1, -1, 1, CF_NOQUEUE, cmd_watch, NULL },
+    { "unwatch", 1, "noscript loading stale fast", 0, 0, 0, 0, cmd_unwatch, NULL },
     { "client", -2, "admin noscript loading stale", 0, 0, 0, 0, cmd_client, "setname getname id info list setinfo help" },
     { "info", -1, "loading stale", 0, 0, 0, 0, cmd_info, NULL },
     { "config", -2, "admin noscript loading stale", 0, 0, 0, 0, cmd_config, "get set resetstat rewrite" },
@@ -1189,16 +1293,20 @@ void srv_execute(client *c, int argc, char **argv, size_t *lens) {
         }
         rb_error(OUT, "ERR unknown command '%.*s', with args beginning with: %s", (int)(lens[0] > 128 ? 128 : lens[0]),
                  argv[0], args);
+        c->multi_dirty = c->in_multi;
         return;
     }
     c->lastcmd = k->name;
     if ((k->arity > 0 && argc != k->arity) || (k->arity < 0 && argc < -k->arity)) {
         rb_error(OUT, "ERR wrong number of arguments for '%s' command", k->name);
+        c->multi_dirty = c->in_multi;
         return;
     }
     if (!c->authed && !(k->f & CF_NOAUTH)) {
         rb_error(OUT, "NOAUTH Authentication required.");
+        c->multi_dirty = c->in_multi;
         return;
     }
+    if (c->in_multi && !(k->f & CF_NOQUEUE)) return multi_queue(c, argc, argv, lens);
     k->fn(c, argc, argv, lens);
 }

@@ -9,6 +9,9 @@
  * output and resumes its input. A client that disconnects meanwhile loses only the
  * reply: the job finishes (a backup is never cut short) and is freed.
  *
+ * Inside EXEC (MULTI) a job runs at once on the loop: a transaction's replies are
+ * one array, built in order.
+ *
  * Only the loop thread touches job->c and the clients; the worker touches only the
  * job's own fields and the store. Queue, done list and flags are under jmu. */
 #include "server/server_int.h"
@@ -105,6 +108,13 @@ void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void
     }
     *j = (srv_job){ .c = c, .db = s->db, .dir = s->dir, .proto = c->proto, .is_unix = c->is_unix, .run = run,
                     .arg = arg, .free_arg = free_arg };
+    if (c->in_exec) { /* inside EXEC the transaction's replies are built in one go */
+        run(j);
+        if (j->out.oom) rb_error(&c->out, "ERR out of memory");
+        else rb_raw(&c->out, j->out.p, j->out.len);
+        srv_job_free(j);
+        return;
+    }
     c->job = j;
     pthread_mutex_lock(&s->jmu);
     if (s->jq_tail) s->jq_tail->next = j;

@@ -107,6 +107,7 @@ static void client_free(client *c) {
     free(c->argv);
     free(c->lens);
     free(c->out.p);
+    free(c->mq.p);
     free(c);
 }
 

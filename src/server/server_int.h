@@ -37,6 +37,11 @@ typedef struct client {
     int64_t ctime_ms, atime_ms;
     const char *lastcmd;   /* name of the last command (static), or NULL */
     srv_job *job;          /* a slow command running on the worker: input waits */
+    int in_multi;          /* MULTI seen: commands are queued in mq until EXEC */
+    int multi_dirty;       /* a command was refused while queuing: EXEC aborts */
+    int in_exec;           /* EXEC is running the queue: jobs run inline */
+    rbuf mq;               /* queued commands: argc, then each argument's length and bytes */
+    size_t mq_n;
     struct client *prev, *next;
 } client;
 
