@@ -329,6 +329,10 @@ static int open_store(struct cli_ctx *ctx)
 {
     strata_options o = strata_options_default();
     o.create = ctx->cmd->store == CLI_STORE_CREATE;
+    /* Automatic backups belong to long-lived processes (serve, applications): a
+     * one-shot command must not start a full backup at open and wait for it at close. */
+    if (ctx->group != &cli_group_serve)
+        o.backup_interval_hours = -1;
     int rc = strata_open(ctx->dir, &o, &ctx->db);
     if (rc == STRATA_OK)
         return CLI_OK;

@@ -405,5 +405,22 @@ else
     echo "skip: /dev/full is not writable here"
 fi
 
+# ---- the automatic schedule: serve takes a due backup, one-shot commands do not ----
+
+D="$T/due"
+t 0 --dir "$D" init
+touch -d '3 days ago' "$D/STRATA" # no backup yet: due since the store's creation
+t 0 --dir "$D" stats
+[ ! -e "$D/backups" ] && pass || fail "a one-shot command took a scheduled backup"
+"$CLI" --dir "$D" serve --port 0 >"$T/serve.out" 2>&1 &
+spid=$!
+for _ in $(seq 1 200); do
+    "$CLI" --dir "$D" backup list 2>/dev/null | grep -q good && break
+    sleep 0.1
+done
+"$CLI" --dir "$D" backup list | grep -q good && pass || fail "serve did not take the due backup"
+kill -TERM "$spid"
+wait "$spid" && pass || fail "serve exit status"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
