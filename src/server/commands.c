@@ -124,6 +124,16 @@ void srv_reply_fail(client *c, int rc) {
     else rb_error(OUT, "ERR %s", m);
 }
 
+void srv_reply_list(client *c, int rc, rbuf *items, size_t n) {
+    if (rc || items->oom) srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
+    else {
+        rb_array(OUT, n);
+        rb_raw(OUT, items->p, items->len);
+    }
+    free(items->p);
+    *items = (rbuf){ 0 };
+}
+
 static int write_bulk(void *ctx, const void *data, size_t len) {
     rb_bulk(ctx, data, len);
     return 0;

@@ -128,6 +128,8 @@ char *srv_arg_str(client *c, const char *s, size_t n);           /* NUL-terminat
 void srv_syntax_error(client *c);
 void srv_sub_error(client *c, const char *cmd, const char *known, const char *sub, size_t sl);
 void srv_reply_fail(client *c, int rc);                          /* "-ERR <the library's message>" */
+/* The array of n replies a list call built in `items` (freed), or its failure rc. */
+void srv_reply_list(client *c, int rc, rbuf *items, size_t n);
 
 /* store_cmds.c: the STRATA.* namespace */
 typedef void cmd_fn(client *c, int argc, char **argv, size_t *lens);

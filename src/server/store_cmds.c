@@ -150,13 +150,7 @@ void srv_cmd_doclist(client *c, int argc, char **argv, size_t *lens) {
     strata_doc_cursor_close(cur);
     free(path);
     free(value);
-    if (rc || b.oom) {
-        free(b.p);
-        return srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
-    }
-    rb_array(OUT, n);
-    rb_raw(OUT, b.p, b.len);
-    free(b.p);
+    srv_reply_list(c, rc, &b, n);
 }
 
 void srv_cmd_stats(client *c, int argc, char **argv, size_t *lens) {
@@ -199,14 +193,7 @@ void srv_cmd_setting(client *c, int argc, char **argv, size_t *lens) {
     if (srv_eq(sub, sl, "list") && argc == 2) {
         listctx l = { c, { 0 }, 0 };
         int rc = strata_setting_list(DB, setting_row, &l);
-        if (rc || l.b.oom) {
-            free(l.b.p);
-            return srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
-        }
-        rb_array(OUT, l.n);
-        rb_raw(OUT, l.b.p, l.b.len);
-        free(l.b.p);
-        return;
+        return srv_reply_list(c, rc, &l.b, l.n);
     }
     int ok_arity = (srv_eq(sub, sl, "get") && (argc == 3 || (argc == 4 && srv_eq(argv[3], lens[3], "withtime")))) ||
                    (srv_eq(sub, sl, "set") && argc == 4) || (srv_eq(sub, sl, "del") && argc == 3);
@@ -315,14 +302,7 @@ void srv_cmd_session(client *c, int argc, char **argv, size_t *lens) {
     if (srv_eq(sub, sl, "list") && argc == 2) {
         listctx l = { c, { 0 }, 0 };
         rc = strata_session_list(DB, session_row, &l);
-        if (rc || l.b.oom) {
-            free(l.b.p);
-            return srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
-        }
-        rb_array(OUT, l.n);
-        rb_raw(OUT, l.b.p, l.b.len);
-        free(l.b.p);
-        return;
+        return srv_reply_list(c, rc, &l.b, l.n);
     }
     if (srv_eq(sub, sl, "expire") && (argc == 2 || (argc == 4 && srv_eq(argv[2], lens[2], "idle")))) {
         int64_t idle = 0;

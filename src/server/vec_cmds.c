@@ -198,13 +198,7 @@ void srv_cmd_vec(client *c, int argc, char **argv, size_t *lens) {
     if (srv_eq(sub, sl, "list") && argc == 2) {
         names l = { { 0 }, 0 };
         int rc = strata_vec_list(DB, list_one, &l);
-        if (rc || l.b.oom) srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
-        else {
-            rb_array(OUT, l.n);
-            rb_raw(OUT, l.b.p, l.b.len);
-        }
-        free(l.b.p);
-        return;
+        return srv_reply_list(c, rc, &l.b, l.n);
     }
     int put = srv_eq(sub, sl, "put");
     int ok = ((srv_eq(sub, sl, "drop") || srv_eq(sub, sl, "info")) && argc == 3) ||
