@@ -32,6 +32,28 @@ static inline void t_rmtree(char *p) {
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", p);
     free(p);
 }
+/* Whether a test's own stores record analytics (analytics.duckdb, DuckDB's threads).
+ * Off in a ThreadSanitizer build (STRATA_TEST_TSAN, from -DSTRATA_TSAN=ON): the
+ * prebuilt libduckdb.so is not instrumented, so TSan cannot see DuckDB's own
+ * synchronisation, and DuckDB's threads would only add reports about its internals to
+ * the races in Strata's code the threaded tests look for. test_analytics does not use
+ * this and keeps analytics on under TSan (with tests/tsan.supp). STRATA_TEST_ANALYTICS=0
+ * or 1 in the environment overrides the choice in any build. */
+static inline int t_analytics_on(void) {
+    const char *e = getenv("STRATA_TEST_ANALYTICS");
+    if (e && *e) return strcmp(e, "0") != 0;
+#ifdef STRATA_TEST_TSAN
+    return 0;
+#else
+    return 1;
+#endif
+}
+/* strata_options_default(), with analytics off when t_analytics_on() says so. */
+static inline strata_options t_options(void) {
+    strata_options o = strata_options_default();
+    if (!t_analytics_on()) o.analytics_flags |= STRATA_ANALYTICS_OFF;
+    return o;
+}
 /* Print the closing line CTest and CI read, and the exit status. */
 static inline int t_done(void) {
     printf("%d passed, %d failed\n", t_passed, t_failed);

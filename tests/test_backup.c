@@ -19,7 +19,7 @@ static char *path2(const char *a, const char *b) {
 }
 
 static strata *open_opts(const char *dir, strata_clock_fn clock, int interval) {
-    strata_options o = strata_options_default();
+    strata_options o = t_options();
     o.create = 1;
     o.clock = clock;
     o.backup_interval_hours = interval;
@@ -126,10 +126,11 @@ static void test_basic(const char *base) {
     uint64_t problems = 9;
     CHECK_OK(strata_backup_verify(dest, name, NULL, NULL, &problems));
     CHECK(problems == 0);
-    /* Every backend is in it: the catalogue, segments, vectors, analytics. */
+    /* Every backend is in it: the catalogue, segments, vectors, analytics (unless
+     * the test runs with analytics off, as under ThreadSanitizer). */
     char *bdir = path2(dest, name), *an = path2(bdir, "analytics.duckdb"), *vl = path2(bdir, "vectors/v/vectors.log");
     struct stat ast;
-    CHECK(stat(an, &ast) == 0 && ast.st_size > 0);
+    if (t_analytics_on()) CHECK(stat(an, &ast) == 0 && ast.st_size > 0);
     CHECK(stat(vl, &ast) == 0 && ast.st_size > 0);
     free(bdir);
     free(an);
@@ -463,7 +464,7 @@ static void test_schedule(const char *base) {
     CHECK_OK(write_txn(db, 1, NULL));
     strata_close(db);
     /* Default schedule, store just created: nothing is due. */
-    strata_options o = strata_options_default();
+    strata_options o = t_options();
     CHECK_OK(strata_open(dir, &o, &db));
     CHECK_OK(strata_close(db));
     CHECK(list_of(dest).n == 0);

@@ -18,7 +18,7 @@ static int64_t test_clock(void *ctx) { (void)ctx; return atomic_load(&fake_now);
 static void advance(int64_t ms) { atomic_fetch_add(&fake_now, ms); }
 
 static strata *open_store(const char *dir, int fake) {
-    strata_options o = strata_options_default();
+    strata_options o = t_options();
     o.create = 1;
     o.backup_interval_hours = -1;
     if (fake) o.clock = test_clock;

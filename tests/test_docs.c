@@ -13,7 +13,7 @@ static int64_t fake_now = 1700000000000;
 static int64_t fake_clock(void *ctx) { (void)ctx; return __atomic_load_n(&fake_now, __ATOMIC_RELAXED); }
 
 static strata *open_opts(const char *dir, uint64_t seg_bytes, uint64_t max_doc) {
-    strata_options o = strata_options_default();
+    strata_options o = t_options();
     o.create = 1;
     o.clock = fake_clock;
     o.segment_bytes = seg_bytes;

@@ -10,7 +10,7 @@ static int64_t fake_now = 1700000000000;
 static int64_t fake_clock(void *ctx) { (void)ctx; return __atomic_load_n(&fake_now, __ATOMIC_RELAXED); }
 
 static strata *open_store(const char *dir) {
-    strata_options o = strata_options_default();
+    strata_options o = t_options();
     o.create = 1;
     o.clock = fake_clock;
     strata *db = NULL;

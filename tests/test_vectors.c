@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 static strata *open_store(const char *dir) {
-    strata_options o = strata_options_default();
+    strata_options o = t_options();
     o.create = 1;
     o.backup_interval_hours = -1;
     strata *db = NULL;
