@@ -1363,7 +1363,7 @@ static const struct cli_command serve_commands[] = {
       "Hold the store and serve it to Redis clients: the cache commands (GET, SET,\n"
       "EXPIRE, INCR, MGET, SCAN, ...), INFO, CONFIG, and the store under STRATA.*\n"
       "(documents, settings, sessions, stats, vectors and search, SQL, metrics,\n"
-      "backups). One event-loop thread (SQL and backups run on a worker), RESP2/3.\n"
+      "backups). One event loop; commits, search, SQL, backups on workers. RESP2/3.\n"
       "It listens on TCP (127.0.0.1:6380 unless told otherwise) and on the unix\n"
       "socket DIR/strata.sock (mode 0600); while it runs, most other strata commands\n"
       "on DIR go through that socket (setting, session, doc, stats, sql, metric\n"

@@ -643,8 +643,9 @@ STRATA_API int strata_cache_config_set(strata *db, const strata_cache_config *cf
  * It listens on TCP and on a unix socket (default DIR/strata.sock, mode 0600) that
  * the strata CLI uses to reach a store the server holds. Clients on the unix socket
  * need no AUTH: the socket's mode and folder are its access control.
- * Slow commands (STRATA.SQL, STRATA.BACKUP CREATE/VERIFY) run on one worker thread
- * that strata_server_open starts, so the loop keeps serving. STRATA.SQL runs as
+ * Commands that commit or compute long (STRATA.DOCPUT, SEARCH, SQL, BACKUP, ...) run
+ * on worker threads that strata_server_open starts, so the loop keeps serving and
+ * concurrent commits are grouped. STRATA.SQL runs as
  * STRATA_SQL_UNTRUSTED: from its first use, DuckDB's external file access stays off
  * for this store until strata_close (export Parquet before serving SQL). */
 #define STRATA_SERVER_DEFAULT_PORT       6380

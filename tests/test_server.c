@@ -457,6 +457,49 @@ static void test_backup(const char *dir, redisContext *c, redisContext *u) {
     t_rmtree(strdup(dest));
 }
 
+/* Many clients commit at once: every write lands, and the commits are grouped. */
+typedef struct writer { int port, id, ok; } writer;
+static void *writer_main(void *arg) {
+    writer *w = arg;
+    redisContext *c = redisConnect("127.0.0.1", w->port);
+    for (int i = 0; c && !c->err && i < 25; i++) {
+        redisReply *r = cmd(c, "STRATA.DOCPUT w%d-%d %s", w->id, i, "concurrent text");
+        w->ok += REPLY_IS(r, REDIS_REPLY_INTEGER) && r->integer > 0;
+        if (r) freeReplyObject(r);
+        r = cmd(c, "STRATA.SETTING SET w%d-%d %d", w->id, i, i);
+        w->ok += REPLY_IS(r, REDIS_REPLY_STATUS);
+        if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    return NULL;
+}
+
+static void test_concurrent_writes(strata *db, int port) {
+    strata_stats before, after;
+    CHECK_OK(strata_stats_get(db, &before));
+    pthread_t th[8];
+    writer w[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (writer){ port, i, 0 };
+        pthread_create(&th[i], NULL, writer_main, &w[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(w[i].ok == 50);
+    }
+    for (int i = 0; i < 8; i++)
+        for (int k = 0; k < 25; k += 12) {
+            char id[32];
+            int n = snprintf(id, sizeof id, "w%d-%d", i, k), ex = 0;
+            CHECK_OK(strata_doc_exists(db, id, (size_t)n, &ex));
+            CHECK(ex == 1);
+        }
+    CHECK_OK(strata_stats_get(db, &after));
+    CHECK(after.commits - before.commits == 400);
+    printf("  400 commits from 8 clients in %llu groups\n",
+           (unsigned long long)(after.group_commits - before.group_commits));
+}
+
 static void test_store_commands(const char *dir) {
     strata *db = open_store(dir);
     strata_server *srv = NULL;
@@ -481,6 +524,7 @@ static void test_store_commands(const char *dir) {
     test_vectors(c, r3);
     test_sql(db, port, c, r3);
     test_backup(dir, c, u);
+    test_concurrent_writes(db, port);
     /* stop while a slow job runs: the loop waits for it, then returns cleanly */
     redisAppendCommand(c, "STRATA.SQL %s", "SELECT sum(i % 7) FROM range(300000000) t(i)");
     int done = 0;

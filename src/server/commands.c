@@ -28,7 +28,11 @@
 
 #define COMPAT_REDIS_VERSION "7.0.0" /* the command set and replies emulated */
 
-enum { CF_NOAUTH = 1, CF_NOQUEUE = 2 /* runs at once inside MULTI */ };
+enum {
+    CF_NOAUTH = 1,
+    CF_NOQUEUE = 2, /* runs at once inside MULTI */
+    CF_WORKER = 4   /* its handler runs on a worker thread (jobs.c): it commits or computes long */
+};
 
 struct srv_cmd {
     const char *name;  /* lower case */
@@ -1179,17 +1183,17 @@ static const srv_cmd commands[] = {
     { "info", -1, "loading stale", 0, 0, 0, 0, cmd_info, NULL },
     { "config", -2, "admin noscript loading stale", 0, 0, 0, 0, cmd_config, "get set resetstat rewrite" },
     { "command", -1, "loading stale", 0, 0, 0, 0, cmd_command, "count info docs list" },
-    { "strata.docput", -3, "write denyoom", 1, 1, 1, 0, srv_cmd_docput, NULL },
+    { "strata.docput", -3, "write denyoom", 1, 1, 1, CF_WORKER, srv_cmd_docput, NULL },
     { "strata.docget", 2, "readonly", 1, 1, 1, 0, srv_cmd_docget, NULL },
-    { "strata.docdel", -2, "write", 1, -1, 1, 0, srv_cmd_docdel, NULL },
+    { "strata.docdel", -2, "write", 1, -1, 1, CF_WORKER, srv_cmd_docdel, NULL },
     { "strata.docexists", 2, "readonly fast", 1, 1, 1, 0, srv_cmd_docexists, NULL },
     { "strata.docmeta", 2, "readonly", 1, 1, 1, 0, srv_cmd_docmeta, NULL },
-    { "strata.doclist", -1, "readonly", 0, 0, 0, 0, srv_cmd_doclist, NULL },
+    { "strata.doclist", -1, "readonly", 0, 0, 0, CF_WORKER, srv_cmd_doclist, NULL },
     { "strata.stats", 1, "readonly", 0, 0, 0, 0, srv_cmd_stats, NULL },
-    { "strata.setting", -2, "write", 0, 0, 0, 0, srv_cmd_setting, "get set del list" },
-    { "strata.session", -2, "write", 0, 0, 0, 0, srv_cmd_session, "new get put touch del list expire" },
-    { "strata.vec", -2, "write", 0, 0, 0, 0, srv_cmd_vec, "create drop info list put del get" },
-    { "strata.search", -4, "readonly", 0, 0, 0, 0, srv_cmd_search, NULL },
+    { "strata.setting", -2, "write", 0, 0, 0, CF_WORKER, srv_cmd_setting, "get set del list" },
+    { "strata.session", -2, "write", 0, 0, 0, CF_WORKER, srv_cmd_session, "new get put touch del list expire" },
+    { "strata.vec", -2, "write", 0, 0, 0, CF_WORKER, srv_cmd_vec, "create drop info list put del get" },
+    { "strata.search", -4, "readonly", 0, 0, 0, CF_WORKER, srv_cmd_search, NULL },
     { "strata.metric", -2, "write fast", 0, 0, 0, 0, srv_cmd_metric, NULL },
     { "strata.sql", -2, "readonly", 0, 0, 0, 0, srv_cmd_sql, NULL },
     { "strata.backup", -2, "admin", 0, 0, 0, 0, srv_cmd_backup, "create list verify prune" },
@@ -1318,5 +1322,6 @@ void srv_execute(client *c, int argc, char **argv, size_t *lens) {
         return;
     }
     if (c->in_multi && !(k->f & CF_NOQUEUE)) return multi_queue(c, argc, argv, lens);
+    if ((k->f & CF_WORKER) && !c->in_exec) return srv_job_handler(c, k->fn, argc, argv, lens);
     k->fn(c, argc, argv, lens);
 }

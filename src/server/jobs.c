@@ -1,13 +1,14 @@
-/* jobs.c — one worker thread for the commands too slow for the event loop
- * (STRATA.SQL, STRATA.BACKUP CREATE and VERIFY): Redis's BGSAVE idea, with the
- * reply delivered when the work is done.
+/* jobs.c — worker threads for the commands that must not hold up the event loop:
+ * those that commit (each waits for an fsync), search, SQL and backups. Redis's
+ * BGSAVE idea, with the reply delivered when the work is done.
  *
  * The loop queues a job and the client waits (its later requests stay unread, so
- * replies keep their order); everyone else is served meanwhile. The worker runs jobs
- * one at a time, oldest first, builds each whole reply in the job, moves it to the
- * done list and writes the eventfd; the loop then appends the reply to the client's
- * output and resumes its input. A client that disconnects meanwhile loses only the
- * reply: the job finishes (a backup is never cut short) and is freed.
+ * its replies keep their order); everyone else is served meanwhile. SRV_WORKERS
+ * threads take jobs oldest first, so commits from many clients are in flight at once
+ * and the store's group commit gives them one fsync. A worker builds the whole reply
+ * in the job, moves it to the done list and writes the eventfd; the loop then appends
+ * the reply to the client's output and resumes its input. A client that disconnects
+ * meanwhile loses only the reply: the job finishes (a backup is never cut short).
  *
  * Inside EXEC (MULTI) a job runs at once on the loop: a transaction's replies are
  * one array, built in order.
@@ -39,11 +40,11 @@ static void *worker_main(void *arg) {
         if (s->jstop) break;
         srv_job *j = s->jq;
         if (!(s->jq = j->next)) s->jq_tail = NULL;
-        s->jbusy = 1;
+        s->jbusy++;
         pthread_mutex_unlock(&s->jmu);
         j->run(j);
         pthread_mutex_lock(&s->jmu);
-        s->jbusy = 0;
+        s->jbusy--;
         j->next = s->jdone;
         s->jdone = j;
         pthread_cond_broadcast(&s->jcv); /* srv_jobs_drain may wait for this */
@@ -65,25 +66,26 @@ int srv_jobs_init(strata_server *s) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int e = pthread_create(&s->worker, NULL, worker_main, s);
+    int e = 0;
+    while (s->nworkers < SRV_WORKERS && (e = pthread_create(&s->workers[s->nworkers], NULL, worker_main, s)) == 0)
+        s->nworkers++;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e != 0) {
+    if (s->nworkers == 0) { /* fewer threads than asked still work; none does not */
         pthread_cond_destroy(&s->jcv);
         pthread_mutex_destroy(&s->jmu);
         return e == EAGAIN ? STRATA_ENOMEM : STRATA_EIO;
     }
-    s->worker_on = 1;
     return STRATA_OK;
 }
 
 void srv_jobs_stop(strata_server *s) {
-    if (s->worker_on) {
+    if (s->nworkers) {
         pthread_mutex_lock(&s->jmu);
         s->jstop = 1;
         pthread_cond_broadcast(&s->jcv);
         pthread_mutex_unlock(&s->jmu);
-        pthread_join(s->worker, NULL); /* a running job finishes first */
-        s->worker_on = 0;
+        for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL); /* running jobs finish first */
+        s->nworkers = 0;
         pthread_cond_destroy(&s->jcv);
         pthread_mutex_destroy(&s->jmu);
     }
@@ -106,7 +108,7 @@ void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void
         rb_error(&c->out, "ERR out of memory");
         return;
     }
-    *j = (srv_job){ .c = c, .db = s->db, .dir = s->dir, .proto = c->proto, .is_unix = c->is_unix, .run = run,
+    *j = (srv_job){ .c = c, .srv = s, .db = s->db, .dir = s->dir, .proto = c->proto, .is_unix = c->is_unix, .run = run,
                     .arg = arg, .free_arg = free_arg };
     if (c->in_exec) { /* inside EXEC the transaction's replies are built in one go */
         run(j);
@@ -146,4 +148,40 @@ void srv_jobs_drain(strata_server *s) {
     s->jq_tail = NULL;
     while (s->jbusy) pthread_cond_wait(&s->jcv, &s->jmu);
     pthread_mutex_unlock(&s->jmu);
+}
+
+/* ---- a command's handler on a worker ---- */
+typedef struct handler_arg {
+    cmd_fn *fn;
+    int argc;
+    char **argv;
+    size_t *lens;
+} handler_arg;
+
+static void handler_run(srv_job *j) {
+    handler_arg *a = j->arg;
+    /* A stand-in client: handlers of STRATA.* commands use only these fields. */
+    client shim = { .srv = j->srv, .fd = -1, .is_unix = j->is_unix, .proto = j->proto, .authed = 1, .in_exec = 1 };
+    a->fn(&shim, a->argc, a->argv, a->lens);
+    j->out = shim.out;
+}
+
+void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens) {
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++) bytes += lens[i] + 1;
+    handler_arg *a = malloc(sizeof *a + (size_t)argc * (sizeof(char *) + sizeof(size_t)) + bytes);
+    if (!a) return rb_error(&c->out, "ERR out of memory");
+    a->fn = fn;
+    a->argc = argc;
+    a->argv = (char **)(a + 1);
+    a->lens = (size_t *)(a->argv + argc);
+    char *p = (char *)(a->lens + argc);
+    for (int i = 0; i < argc; i++) { /* the query buffer moves on: the job keeps copies */
+        memcpy(p, argv[i], lens[i]);
+        p[lens[i]] = 0;
+        a->argv[i] = p;
+        a->lens[i] = lens[i];
+        p += lens[i] + 1;
+    }
+    srv_job_submit(c, handler_run, a, free);
 }

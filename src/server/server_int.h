@@ -11,8 +11,11 @@
 #define SRV_OUT_SOFT (1u << 20)  /* pending reply bytes above which a client's input waits */
 #define SRV_READ_CHUNK (16 * 1024)
 #define SRV_NAME_MAX 256
+#define SRV_WORKERS 32            /* threads for jobs: enough for commits to group (one fsync for many) */
 
 typedef struct srv_job srv_job;
+typedef struct client client;
+typedef void cmd_fn(client *c, int argc, char **argv, size_t *lens);
 
 typedef struct client {
     struct strata_server *srv;
@@ -77,24 +80,27 @@ struct strata_server {
     const srv_cmd **table;
     size_t table_mask;
     char *dir;                  /* the store's folder (backups default to DIR/backups) */
-    /* the worker thread for slow commands (jobs.c) */
-    pthread_t worker;
-    int worker_on, jfd;
+    /* the worker threads for slow commands and commits (jobs.c) */
+    pthread_t workers[SRV_WORKERS];
+    int nworkers, jfd;
     pthread_mutex_t jmu;
     pthread_cond_t jcv;
     srv_job *jq, *jq_tail;      /* waiting, oldest first */
     srv_job *jdone;             /* finished, replies not yet delivered */
-    int jbusy, jstop;
+    int jbusy, jstop;           /* jobs running; stop asked */
 };
 
-/* ---- jobs.c: slow commands (STRATA.SQL, STRATA.BACKUP) run on one worker thread,
- * so the event loop keeps serving everyone else. The client that asked waits: its
- * later requests are not read until the job's reply is delivered, so replies stay in
- * order. `run` works on the worker and builds the whole reply in j->out; it may use
- * only j (and the store, which is thread-safe), never the client. */
+/* ---- jobs.c: commands that wait on the disk or compute long (commits, search, SQL,
+ * backups) run on a pool of worker threads, so the event loop keeps serving everyone
+ * else and concurrent commits share fsyncs (the store's group commit). The client
+ * that asked waits: its later requests are not read until the job's reply is
+ * delivered, so each client's replies stay in order. `run` works on a worker and
+ * builds the whole reply in j->out; it may use only j (and the store, which is
+ * thread-safe), never the client. */
 typedef void srv_job_fn(srv_job *j);
 struct srv_job {
     client *c;            /* the waiting client; NULL once it is gone (loop thread only) */
+    struct strata_server *srv; /* read-only on the worker: db, dir */
     strata *db;
     const char *dir;      /* the store's folder */
     int proto;
@@ -110,6 +116,9 @@ void srv_jobs_stop(struct strata_server *s);     /* join the worker; free what i
 /* Queue run(arg) for client c (which then waits). On failure arg is released and
  * c gets an error reply. */
 void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void *arg));
+/* Run a command's handler on a worker, with a copy of its arguments; it replies as
+ * on the loop (into the job's buffer, through a stand-in client). */
+void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens);
 /* Finished jobs (loop thread, after s->jfd turned readable). */
 srv_job *srv_jobs_take_done(struct strata_server *s);
 /* Shutdown: refuse the queued jobs, wait for the running one; then take_done. */
@@ -132,7 +141,6 @@ void srv_reply_fail(client *c, int rc);                          /* "-ERR <the l
 void srv_reply_list(client *c, int rc, rbuf *items, size_t n);
 
 /* store_cmds.c: the STRATA.* namespace */
-typedef void cmd_fn(client *c, int argc, char **argv, size_t *lens);
 cmd_fn srv_cmd_docput, srv_cmd_docget, srv_cmd_docdel, srv_cmd_docexists, srv_cmd_docmeta, srv_cmd_doclist,
     srv_cmd_stats, srv_cmd_setting, srv_cmd_session, srv_cmd_metric;
 /* vec_cmds.c: STRATA.VEC and STRATA.SEARCH; job_cmds.c: STRATA.SQL and STRATA.BACKUP */
