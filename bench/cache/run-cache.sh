@@ -7,7 +7,10 @@
 #     (goal >= 1.0);
 #  2. bench_cache hitratio: Zipf(0.99) hit ratios at maxmemory = 10% of the working
 #     set, Strata's allkeys-lru/lfu against redis-server's (goal >= 0.80);
-#  3. bench_cache get: in-process GET ops/s (goal >= 10M/s).
+#  3. bench_cache get: in-process GET ops/s (goal >= 10M/s);
+#  4. durable writes over RESP, 50 clients: STRATA.SETTING SET and STRATA.DOCPUT (each
+#     acknowledged after its fsync'd commit) against redis-server with
+#     --appendonly yes --appendfsync always (SET acknowledged after the AOF fsync).
 # Usage: bench/cache/run-cache.sh            (Release build in build-bench-cache/)
 #   REPS=5 N1=300000 N16=2000000 BUILD_DIR=/tmp/b bench/cache/run-cache.sh
 # Both servers run on this machine with redis-benchmark: on a 2-core machine each
@@ -86,3 +89,33 @@ echo "== 2. hit ratio"
 echo
 echo "== 3. in-process GET"
 "$BENCH" get
+echo
+NW=${NW:-20000}
+echo "== 4. durable writes, 50 clients, $NW requests, median of $REPS runs (requests/s)"
+APORT=$(free_port)
+mkdir -p "$T/aof"
+(cd "$T/aof" && exec redis-server --port "$APORT" --bind 127.0.0.1 --save "" --appendonly yes \
+    --appendfsync always --daemonize no >"$T/aof.log" 2>&1) &
+PIDS+=($!)
+for _ in $(seq 1 200); do redis-cli -p "$APORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+wrps() { # PORT ARGS...
+    local port=$1
+    shift
+    redis-benchmark -p "$port" -n "$NW" -c 50 -r 100000 --csv "$@" 2>/dev/null |
+        awk -F'"' 'NR > 1 && $2 != "" { print $4; exit }'
+}
+text=$(printf 'x%.0s' $(seq 1 64))
+: >"$T/a"; : >"$T/w1"; : >"$T/w2"
+for _ in $(seq 1 "$REPS"); do
+    wrps "$APORT" -t set -d 64 >>"$T/a"
+    wrps "$SPORT" STRATA.SETTING SET k__rand_int__ 12345 >>"$T/w1"
+    wrps "$SPORT" STRATA.DOCPUT doc:__rand_int__ "$text" >>"$T/w2"
+done
+a=$(median <"$T/a")
+printf '%-44s %10.0f\n' "redis-server SET 64 B, appendfsync always" "$a"
+for f in w1 w2; do
+    name="STRATA.SETTING SET (SQLite row, FULL sync)"
+    [ "$f" = w2 ] && name="STRATA.DOCPUT 64 B (segment + catalogue)"
+    v=$(median <"$T/$f")
+    printf '%-44s %10.0f  %sx\n' "$name" "$v" "$(awk -v a="$v" -v b="$a" 'BEGIN { printf "%.2f", a / b }')"
+done
