@@ -525,6 +525,10 @@ static void test_store_commands(const char *dir) {
     test_sql(db, port, c, r3);
     test_backup(dir, c, u);
     test_concurrent_writes(db, port);
+    redisReply *info = cmd(c, "INFO strata");
+    CHECK(REPLY_IS(info, REDIS_REPLY_STRING) && strstr(info->str, "\r\nworkers:32\r\n") &&
+          strstr(info->str, "\r\njobs_queued:0\r\n") && strstr(info->str, "\r\ngroup_commits:"));
+    if (info) freeReplyObject(info);
     /* stop while a slow job runs: the loop waits for it, then returns cleanly */
     redisAppendCommand(c, "STRATA.SQL %s", "SELECT sum(i % 7) FROM range(300000000) t(i)");
     int done = 0;

@@ -852,8 +852,14 @@ static void cmd_info(client *c, int argc, char **argv, size_t *lens) {
         strata_stats ss;
         if (strata_stats_get(DB, &ss) == STRATA_OK)
             appendf(&b, "lsn:%" PRIu64 "\r\ndocuments:%" PRIu64 "\r\nsettings:%" PRIu64 "\r\nsessions:%" PRIu64
-                        "\r\ndoc_raw_bytes:%" PRIu64 "\r\ntotal_bytes:%" PRIu64 "\r\ndoc_cache_entries:%" PRIu64 "\r\n",
-                    ss.lsn, ss.documents, ss.settings, ss.sessions, ss.doc_raw_bytes, ss.total_bytes, st.doc_entries);
+                        "\r\ndoc_raw_bytes:%" PRIu64 "\r\ntotal_bytes:%" PRIu64 "\r\ndoc_cache_entries:%" PRIu64
+                        "\r\ncommits:%" PRIu64 "\r\ngroup_commits:%" PRIu64 "\r\n",
+                    ss.lsn, ss.documents, ss.settings, ss.sessions, ss.doc_raw_bytes, ss.total_bytes, st.doc_entries,
+                    ss.commits, ss.group_commits);
+        int running;
+        size_t queued;
+        srv_jobs_counts(c->srv, &running, &queued);
+        appendf(&b, "workers:%d\r\njobs_running:%d\r\njobs_queued:%zu\r\n", c->srv->nworkers, running, queued);
     }
 #undef SECTION
     if (b.oom) {

@@ -185,3 +185,12 @@ void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens)
     }
     srv_job_submit(c, handler_run, a, free);
 }
+
+void srv_jobs_counts(strata_server *s, int *running, size_t *queued) {
+    size_t n = 0;
+    pthread_mutex_lock(&s->jmu);
+    for (srv_job *j = s->jq; j; j = j->next) n++;
+    *running = s->jbusy;
+    pthread_mutex_unlock(&s->jmu);
+    *queued = n;
+}

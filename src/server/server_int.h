@@ -124,6 +124,7 @@ srv_job *srv_jobs_take_done(struct strata_server *s);
 /* Shutdown: refuse the queued jobs, wait for the running one; then take_done. */
 void srv_jobs_drain(struct strata_server *s);
 void srv_job_free(srv_job *j);
+void srv_jobs_counts(struct strata_server *s, int *running, size_t *queued); /* for INFO */
 
 /* commands.c */
 int srv_commands_init(struct strata_server *s);
