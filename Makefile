@@ -44,6 +44,10 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
 # inside DuckDB (and glibc's time-zone lock); any report fails the test (also one
 # printed by a forked child).
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
+# gcc 12's TSan runtime cannot map its shadow memory on kernels with more ASLR bits
+# (vm.mmap_rnd_bits = 32): the tests run with address randomisation off when the
+# machine lets setarch do that, and as they are otherwise.
+TSAN_RUN := $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && echo setarch $$(uname -m) -R)
 
 .PHONY: all bootstrap build build-asan demo test install clean distclean
 
@@ -85,7 +89,7 @@ test: bootstrap
 	echo "==== [4/4] $(TSAN_BUILD)/: ThreadSanitizer build + ctest -L threads"; \
 	if $(CMAKE) -S . -B $(TSAN_BUILD) -DSTRATA_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_BUILD_BENCH=OFF $(CMAKE_ARGS) && \
 	   $(CMAKE) --build $(TSAN_BUILD) -j$(JOBS); then \
-	  $(TSAN_ENV) $(CTEST) --test-dir $(TSAN_BUILD) -L threads --output-on-failure -j$(JOBS) || failed="$$failed $(TSAN_BUILD)/(tests)"; \
+	  $(TSAN_ENV) $(TSAN_RUN) $(CTEST) --test-dir $(TSAN_BUILD) -L threads --output-on-failure -j$(JOBS) || failed="$$failed $(TSAN_BUILD)/(tests)"; \
 	else failed="$$failed $(TSAN_BUILD)/(build)"; fi; \
 	if [ -z "$$failed" ]; then \
 	  echo "make test: PASSED ($(BUILD)/, $(ASAN_BUILD)/ with ASan+UBSan+LSan, $(FUZZ_BUILD)/ fuzzing, $(TSAN_BUILD)/ TSan)"; \

@@ -387,12 +387,10 @@ static int open_tcp(strata_server *s, int port, char *err, size_t errlen) {
  * /proc/self/fd/N/NAME, N an O_PATH descriptor of its folder. */
 static int unix_name(strata_server *s, const char *suffix, char *out, size_t outlen) {
     const char *path = s->unix_path;
-    char full[4200];
-    snprintf(full, sizeof full, "%s%s", path, suffix);
     struct sockaddr_un un;
-    if (strlen(full) < sizeof un.sun_path) {
-        snprintf(out, outlen, "%s", full);
-        return 0;
+    if (strlen(path) + strlen(suffix) < sizeof un.sun_path) {
+        int n = snprintf(out, outlen, "%s%s", path, suffix);
+        return n >= 0 && (size_t)n < outlen ? 0 : -1;
     }
     if (s->unix_dirfd < 0) {
         char dir[4096];
