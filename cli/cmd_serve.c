@@ -245,6 +245,32 @@ static int not_found(const char *what, const char *detail)
     return CLI_FAILED;
 }
 
+/* The reply to a read, or NULL after the message; a reply of another type than
+ * `type` (the null of a missing item) prints `missing`. */
+static redisReply *read_call(struct cli_ctx *ctx, struct call *c, int type, const char *what, const char *missing)
+{
+    int failed;
+    redisReply *rep = send_call(ctx, c, &failed, "%s", what);
+    if (rep && rep->type != type) {
+        freeReplyObject(rep);
+        not_found(what, missing);
+        return NULL;
+    }
+    return rep;
+}
+
+/* A delete or touch, answered :1 (done) or :0 (missing: prints `missing`). */
+static int delete_call(struct cli_ctx *ctx, struct call *c, const char *what, const char *missing)
+{
+    int failed;
+    redisReply *rep = send_call(ctx, c, &failed, "%s", what);
+    if (!rep)
+        return CLI_FAILED;
+    int gone = rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
+    freeReplyObject(rep);
+    return gone ? not_found(what, missing) : CLI_OK;
+}
+
 /* A field of a map reply (RESP2: a flat array of name, value pairs). */
 static redisReply *field(redisReply *map, const char *name)
 {
@@ -314,15 +340,11 @@ static int r_setting(struct cli_ctx *ctx, struct remote *r, const char *cmd)
         args(&c, key);
         args(&c, "WITHTIME");
         snprintf(what, sizeof what, "get setting '%s'", cli_q(key));
-        redisReply *rep = send_call(ctx, &c, &failed, "%s", what);
+        char d[200];
+        snprintf(d, sizeof d, "setting '%s' not found", cli_q(key));
+        redisReply *rep = read_call(ctx, &c, REDIS_REPLY_ARRAY, what, d);
         if (!rep)
             return CLI_FAILED;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-            freeReplyObject(rep);
-            char d[200];
-            snprintf(d, sizeof d, "setting '%s' not found", cli_q(key));
-            return not_found(what, d);
-        }
         if (cli_json_wanted(ctx)) {
             struct cli_json j;
             cli_json_init(&j);
@@ -363,17 +385,9 @@ static int r_setting(struct cli_ctx *ctx, struct remote *r, const char *cmd)
     args(&c, "DEL");
     args(&c, key);
     snprintf(what, sizeof what, "delete setting '%s'", cli_q(key));
-    redisReply *rep = send_call(ctx, &c, &failed, "%s", what);
-    if (!rep)
-        return CLI_FAILED;
-    int gone = rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
-    freeReplyObject(rep);
-    if (gone) {
-        char d[200];
-        snprintf(d, sizeof d, "setting delete: '%s' not found", cli_q(key));
-        return not_found(what, d);
-    }
-    return CLI_OK;
+    char d[200];
+    snprintf(d, sizeof d, "setting delete: '%s' not found", cli_q(key));
+    return delete_call(ctx, &c, what, d);
 }
 
 /* ---- session ---- */
@@ -507,14 +521,10 @@ static int r_session(struct cli_ctx *ctx, struct remote *r, const char *cmd)
         args(&c, "GET");
         args(&c, id);
         snprintf(what, sizeof what, "get session '%s'", cli_q(id));
-        redisReply *rep = send_call(ctx, &c, &failed, "%s", what);
+        snprintf(detail, sizeof detail, "session '%s' not found", cli_q(id));
+        redisReply *rep = read_call(ctx, &c, REDIS_REPLY_ARRAY, what, detail);
         if (!rep)
             return CLI_FAILED;
-        if (rep->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rep);
-            snprintf(detail, sizeof detail, "session '%s' not found", cli_q(id));
-            return not_found(what, detail);
-        }
         if (json) {
             struct cli_json j;
             cli_json_init(&j);
@@ -540,16 +550,8 @@ static int r_session(struct cli_ctx *ctx, struct remote *r, const char *cmd)
     args(&c, touch ? "TOUCH" : "DEL");
     args(&c, id);
     snprintf(what, sizeof what, "%s session '%s'", touch ? "touch" : "delete", cli_q(id));
-    redisReply *rep = send_call(ctx, &c, &failed, "%s", what);
-    if (!rep)
-        return CLI_FAILED;
-    int gone = rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
-    freeReplyObject(rep);
-    if (gone) {
-        snprintf(detail, sizeof detail, "session %s: '%s' not found", touch ? "touch" : "delete", cli_q(id));
-        return not_found(what, detail);
-    }
-    return CLI_OK;
+    snprintf(detail, sizeof detail, "session %s: '%s' not found", touch ? "touch" : "delete", cli_q(id));
+    return delete_call(ctx, &c, what, detail);
 }
 
 /* ---- doc ---- */
@@ -671,20 +673,15 @@ static int r_doc_get(struct cli_ctx *ctx, struct call *c, const char *id)
     const char *out = cli_flag(ctx, "-o");
     if (out && !*out)
         return cli_usage(ctx, "-o needs a file name");
-    int failed;
     args(c, "STRATA.DOCGET");
     args(c, id);
     char what[256];
     snprintf(what, sizeof what, "doc get '%s'", cli_q(id));
-    redisReply *rep = send_call(ctx, c, &failed, "%s", what);
+    char d[200];
+    snprintf(d, sizeof d, "document '%s' not found", cli_q(id));
+    redisReply *rep = read_call(ctx, c, REDIS_REPLY_STRING, what, d);
     if (!rep)
         return CLI_FAILED;
-    if (rep->type != REDIS_REPLY_STRING) {
-        freeReplyObject(rep);
-        char d[200];
-        snprintf(d, sizeof d, "document '%s' not found", cli_q(id));
-        return not_found(what, d);
-    }
     int status = CLI_OK;
     if (!out || strcmp(out, "-") == 0) {
         fflush(stdout);
@@ -782,29 +779,17 @@ static int r_doc(struct cli_ctx *ctx, struct remote *r, const char *cmd)
         args(&c, "STRATA.DOCDEL");
         args(&c, id);
         snprintf(what, sizeof what, "doc del '%s'", cli_q(id));
-        redisReply *rep = send_call(ctx, &c, &failed, "%s", what);
-        if (!rep)
-            return CLI_FAILED;
-        int gone = rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
-        freeReplyObject(rep);
-        if (gone) {
-            snprintf(detail, sizeof detail, "document delete: document (%zu-byte id) not found", strlen(id));
-            return not_found(what, detail);
-        }
-        return CLI_OK;
+        snprintf(detail, sizeof detail, "document delete: document (%zu-byte id) not found", strlen(id));
+        return delete_call(ctx, &c, what, detail);
     }
     if (strcmp(cmd, "meta") == 0) {
         args(&c, "STRATA.DOCMETA");
         args(&c, id);
         snprintf(what, sizeof what, "doc meta '%s'", cli_q(id));
-        redisReply *m = send_call(ctx, &c, &failed, "%s", what);
+        snprintf(detail, sizeof detail, "document '%s' not found", cli_q(id));
+        redisReply *m = read_call(ctx, &c, REDIS_REPLY_ARRAY, what, detail);
         if (!m)
             return CLI_FAILED;
-        if (m->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(m);
-            snprintf(detail, sizeof detail, "document '%s' not found", cli_q(id));
-            return not_found(what, detail);
-        }
         if (json) {
             struct cli_json j;
             cli_json_init(&j);

@@ -52,33 +52,8 @@ int srv_eq(const char *a, size_t n, const char *lit) {
     return strlen(lit) == n && strncasecmp(a, lit, n) == 0;
 }
 
-/* Strict integer (Redis's string2ll). */
-static int parse_ll(const char *s, size_t n, long long *out) {
-    if (n == 0 || n > 20) return 0;
-    if (n == 1 && s[0] == '0') { *out = 0; return 1; }
-    size_t i = 0;
-    int neg = s[0] == '-';
-    if (neg && ++i == n) return 0;
-    if (s[i] < '1' || s[i] > '9') return 0;
-    unsigned long long v = 0;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return 0;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10) return 0;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (unsigned long long)LLONG_MAX + 1) return 0;
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > (unsigned long long)LLONG_MAX) return 0;
-        *out = (long long)v;
-    }
-    return 1;
-}
-
 int srv_arg_ll(client *c, char *s, size_t n, long long *out) {
-    if (parse_ll(s, n, out)) return 1;
+    if (resp_parse_ll(s, n, out)) return 1;
     rb_error(OUT, "ERR value is not an integer or out of range");
     return 0;
 }
@@ -641,7 +616,7 @@ static void cmd_hello(client *c, int argc, char **argv, size_t *lens) {
     int proto = c->proto;
     if (argc >= 2) {
         long long v;
-        if (!parse_ll(argv[1], lens[1], &v)) {
+        if (!resp_parse_ll(argv[1], lens[1], &v)) {
             rb_error(OUT, "ERR Protocol version is not an integer or out of range");
             return;
         }

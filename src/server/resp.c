@@ -45,7 +45,7 @@ void resp_reset(resp_parser *p) {
 }
 
 /* Redis's string2ll: an optional '-', no leading zeros, no spaces, fits long long. */
-static int parse_ll(const char *s, size_t n, long long *out) {
+int resp_parse_ll(const char *s, size_t n, long long *out) {
     if (n == 0 || n > 20) return 0;
     if (n == 1 && s[0] == '0') { *out = 0; return 1; }
     size_t i = 0;
@@ -178,7 +178,7 @@ static int header(char *buf, size_t len, size_t pos, long long *v, size_t *next)
     size_t end = (size_t)(cr - buf);
     if (end - pos > RESP_HEADER_MAX) return -1;
     if (end + 1 >= len) return 0; /* the '\n' is not here yet */
-    if (!parse_ll(buf + pos + 1, end - pos - 1, v)) return -2;
+    if (!resp_parse_ll(buf + pos + 1, end - pos - 1, v)) return -2;
     *next = end + 2;
     return 1;
 }

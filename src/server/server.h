@@ -54,6 +54,8 @@ void resp_reset(resp_parser *p);
  * request is unescaped in place (argc 0 for an empty line). RESP_NEED: more bytes.
  * RESP_ERR: a protocol error, *err names it in Redis's words (static storage). */
 int resp_parse(resp_parser *p, char *buf, size_t len, const resp_limits *lim, const char **err);
+/* Redis's strict integer (string2ll): 1 and *out, or 0 for anything else. */
+int resp_parse_ll(const char *s, size_t n, long long *out);
 
 /* ---- replies (resp.c): appended to a growable buffer ---- */
 typedef struct rbuf { char *p; size_t len, cap; int oom; } rbuf;
