@@ -47,7 +47,7 @@ static void *worker_main(void *arg) {
         s->jbusy--;
         j->next = s->jdone;
         s->jdone = j;
-        pthread_cond_broadcast(&s->jcv); /* srv_jobs_drain may wait for this */
+        if (s->jbusy == 0) pthread_cond_broadcast(&s->jidle); /* srv_jobs_drain may wait for this */
         uint64_t one = 1;
         (void)!write(s->jfd, &one, sizeof one);
     }
@@ -62,6 +62,11 @@ int srv_jobs_init(strata_server *s) {
         pthread_mutex_destroy(&s->jmu);
         return STRATA_ENOMEM;
     }
+    if (pthread_cond_init(&s->jidle, NULL) != 0) {
+        pthread_cond_destroy(&s->jcv);
+        pthread_mutex_destroy(&s->jmu);
+        return STRATA_ENOMEM;
+    }
     /* Signals (SIGTERM for `strata serve`) belong to the application's threads. */
     sigset_t all, old;
     sigfillset(&all);
@@ -71,6 +76,7 @@ int srv_jobs_init(strata_server *s) {
         s->nworkers++;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (s->nworkers == 0) { /* fewer threads than asked still work; none does not */
+        pthread_cond_destroy(&s->jidle);
         pthread_cond_destroy(&s->jcv);
         pthread_mutex_destroy(&s->jmu);
         return e == EAGAIN ? STRATA_ENOMEM : STRATA_EIO;
@@ -86,6 +92,7 @@ void srv_jobs_stop(strata_server *s) {
         pthread_mutex_unlock(&s->jmu);
         for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL); /* running jobs finish first */
         s->nworkers = 0;
+        pthread_cond_destroy(&s->jidle);
         pthread_cond_destroy(&s->jcv);
         pthread_mutex_destroy(&s->jmu);
     }
@@ -146,7 +153,7 @@ void srv_jobs_drain(strata_server *s) {
         s->jdone = j;
     }
     s->jq_tail = NULL;
-    while (s->jbusy) pthread_cond_wait(&s->jcv, &s->jmu);
+    while (s->jbusy) pthread_cond_wait(&s->jidle, &s->jmu);
     pthread_mutex_unlock(&s->jmu);
 }
 

@@ -84,7 +84,8 @@ struct strata_server {
     pthread_t workers[SRV_WORKERS];
     int nworkers, jfd;
     pthread_mutex_t jmu;
-    pthread_cond_t jcv;
+    pthread_cond_t jcv;         /* a job was queued, or stop */
+    pthread_cond_t jidle;       /* the last running job finished */
     srv_job *jq, *jq_tail;      /* waiting, oldest first */
     srv_job *jdone;             /* finished, replies not yet delivered */
     int jbusy, jstop;           /* jobs running; stop asked */
