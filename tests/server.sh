@@ -161,6 +161,17 @@ SET x -0
 INCR x
 APPEND x abc
 APPEND newkey hello
+GETRANGE newkey 0 -1
+GETRANGE newkey 1 2
+GETRANGE newkey -3 -1
+GETRANGE newkey -1 -3
+GETRANGE newkey 3 100
+GETRANGE newkey -100 1
+GETRANGE newkey 10 20
+GETRANGE nope 0 -1
+GETRANGE newkey a 1
+SUBSTR newkey 0 1
+TIME x
 STRLEN newkey
 STRLEN nope
 MSET k1 v1 k2 v2

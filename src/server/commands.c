@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #define COMPAT_REDIS_VERSION "7.0.0" /* the command set and replies emulated */
@@ -383,6 +384,47 @@ static void cmd_append(client *c, int argc, char **argv, size_t *lens) {
     int rc = strata_cache_append(DB, argv[1], lens[1], argv[2], lens[2], &n);
     if (rc) return srv_reply_fail(c, rc);
     rb_int(OUT, (long long)n);
+}
+
+/* GETRANGE key start end (Redis 7's clamping; a missing key is ""). */
+typedef struct range { long long start, end; rbuf *out; } range;
+static int put_range(void *ctx, const void *data, size_t len) {
+    range *r = ctx;
+    long long n = (long long)len, start = r->start, end = r->end;
+    if (start < 0 && end < 0 && start > end) {
+        rb_bulk(r->out, "", 0);
+        return 0;
+    }
+    if (start < 0) start += n;
+    if (end < 0) end += n;
+    if (start < 0) start = 0;
+    if (end < 0) end = 0;
+    if (end >= n) end = n - 1;
+    if (n == 0 || start > end) rb_bulk(r->out, "", 0);
+    else rb_bulk(r->out, (const char *)data + start, (size_t)(end - start + 1));
+    return 0;
+}
+
+static void cmd_getrange(client *c, int argc, char **argv, size_t *lens) {
+    (void)argc;
+    range r = { 0, 0, OUT };
+    if (!srv_arg_ll(c, argv[2], lens[2], &r.start) || !srv_arg_ll(c, argv[3], lens[3], &r.end)) return;
+    int rc = strata_cache_get_fn(DB, argv[1], lens[1], put_range, &r);
+    if (rc == STRATA_ENOTFOUND) rb_bulk(OUT, "", 0);
+    else if (rc) srv_reply_fail(c, rc);
+}
+
+/* TIME: seconds and microseconds of the server's clock. */
+static void cmd_time(client *c, int argc, char **argv, size_t *lens) {
+    (void)argc; (void)argv; (void)lens;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char sec[24], usec[24];
+    snprintf(sec, sizeof sec, "%lld", (long long)ts.tv_sec);
+    snprintf(usec, sizeof usec, "%ld", ts.tv_nsec / 1000);
+    rb_array(OUT, 2);
+    rb_cstr(OUT, sec);
+    rb_cstr(OUT, usec);
 }
 
 static void cmd_strlen(client *c, int argc, char **argv, size_t *lens) {
@@ -1141,6 +1183,9 @@ static const srv_cmd commands[] = {
     { "decrby", 3, "write denyoom fast", 1, 1, 1, 0, cmd_decrby, NULL },
     { "append", 3, "write denyoom", 1, 1, 1, 0, cmd_append, NULL },
     { "strlen", 2, "readonly fast", 1, 1, 1, 0, cmd_strlen, NULL },
+    { "getrange", 4, "readonly", 1, 1, 1, 0, cmd_getrange, NULL },
+    { "substr", 4, "readonly", 1, 1, 1, 0, cmd_getrange, NULL },
+    { "time", 1, "loading stale fast", 0, 0, 0, 0, cmd_time, NULL },
     { "mget", -2, "readonly fast", 1, -1, 1, 0, cmd_mget, NULL },
     { "mset", -3, "write denyoom", 1, -1, 2, 0, cmd_mset, NULL },
     { "msetnx", -3, "write denyoom", 1, -1, 2, 0, cmd_msetnx, NULL },
