@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const names[] = {
     "get", "set", "getex", "getdel", "del", "exists", "expire", "pexpireat", "ttl", "persist", "incrby", "append",
-    "strlen", "mget", "mset", "msetnx", "scan", "keys", "dbsize", "ping", "echo", "select", "hello", "client",
+    "strlen", "getrange", "time", "mget", "mset", "msetnx", "scan", "keys", "dbsize", "ping", "echo", "select",
+    "hello", "client",
     "info", "command", "multi", "exec", "discard", "watch", "unwatch", "type", "strata.docput", "strata.docget",
     "strata.docdel", "strata.docexists", "strata.docmeta", "strata.doclist", "strata.stats", "strata.setting",
     "strata.session", "strata.vec", "strata.search", "strata.sql", "strata.metric", "strata.backup",
