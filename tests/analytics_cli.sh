@@ -6,60 +6,14 @@
 # the metric counts in `strata stats`. Prints "N passed, N failed".
 set -u
 
-CLI=${STRATA_CLI:-}
-if [ -z "$CLI" ] || [ ! -x "$CLI" ]; then
-    echo "analytics_cli.sh: set STRATA_CLI to the strata binary" >&2
-    exit 2
-fi
-command -v python3 >/dev/null || { echo "analytics_cli.sh: python3 is needed to check JSON" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"     # the shared preamble and helpers
+need_cli
+need python3 "to check JSON"
+workdir strata-an-cli
+FAIL_STDOUT_BYTES=             # fail shows stdout's first 5 lines without a byte cap
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/strata-an-cli-XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-unset STRATA_DIR
-S="$T/store"
-
-passed=0
-failed=0
-rc=0
-last=""
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-    echo "  command: $last (exit $rc)"
-    sed -n '1,5s/^/  stdout: /p' "$T/out"
-    sed -n '1,5s/^/  stderr: /p' "$T/err"
-}
-run() {
-    last="strata $*"
-    "$CLI" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-}
-t() {
-    local want=$1; shift
-    run "$@"
-    if [ "$rc" -eq "$want" ]; then pass; else fail "exit $rc, want $want"; fi
-}
-t_out() {
-    local want=$1 expect=$2; shift 2
-    run "$@"
-    local got
-    got=$(cat "$T/out")
-    if [ "$rc" -eq "$want" ] && [ "$got" = "$expect" ]; then pass
-    else fail "want exit $want and stdout '$expect', got '$got'"; fi
-}
-t_json() {
-    run "$@"
-    if [ "$rc" -eq 0 ] && python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/out" 2>/dev/null
-    then pass; else fail "want exit 0 and valid JSON"; fi
-}
-py() {
-    if python3 -c "import json,os,sys; d=json.load(sys.stdin); assert ($1), d" <"$T/out" 2>/dev/null
-    then pass; else fail "JSON check: $1"; fi
-}
-has_out() { if grep -qF -- "$1" "$T/out"; then pass; else fail "stdout lacks '$1'"; fi; }
-has_err() { if grep -qF -- "$1" "$T/err"; then pass; else fail "stderr lacks '$1'"; fi; }
+# helpers: pass, fail, run, t, t_out, t_json, py, has_out and has_err are lib.sh's
 count() { # count TABLE: rows in TABLE of store S
     "$CLI" --dir "$S" sql "SELECT count(*) AS n FROM $1" --csv 2>/dev/null | tail -1
 }
@@ -177,5 +131,4 @@ t_json --dir "$S" analytics export "$T/pq2" --json
 py "d['files'] >= 5 and d['dir'].endswith('pq2')"
 t 2 --dir "$S" analytics export
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -5,76 +5,17 @@
 # Run by CTest with STRATA_CLI set to the binary; prints "N passed, N failed".
 set -u
 
-CLI=${STRATA_CLI:-}
-if [ -z "$CLI" ] || [ ! -x "$CLI" ]; then
-    echo "cli.sh: set STRATA_CLI to the strata binary" >&2
-    exit 2
-fi
-command -v python3 >/dev/null || { echo "cli.sh: python3 is needed to check JSON" >&2; exit 2; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2      # so the default ./strata-data can only appear here
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"     # the shared preamble and helpers
+need_cli
+need python3 "to check JSON"
+workdir strata-cli             # cd "$T": the default ./strata-data can only appear here
+FAIL_STDOUT_BYTES=             # fail shows stdout's first 5 lines without a byte cap
 TAB=$'\t'
-unset STRATA_DIR
-S="$T/store"
 
-passed=0
-failed=0
-rc=0
-last=""
+# ---- helpers (pass, fail, run, t, t_out, t_json, py, has_out, has_err: lib.sh) ----
 
-# ---- helpers: every check prints what went wrong and goes on ----
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-    echo "  command: $last (exit $rc)"
-    sed -n '1,5s/^/  stdout: /p' "$T/out"
-    sed -n '1,5s/^/  stderr: /p' "$T/err"
-}
-
-# run ARGS...: run the CLI, keeping stdout, stderr and the status.
-run() {
-    last="strata $*"
-    "$CLI" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-}
-
-# t STATUS ARGS...: the CLI exits with STATUS.
-t() {
-    local want=$1; shift
-    run "$@"
-    if [ "$rc" -eq "$want" ]; then pass; else fail "exit $rc, want $want"; fi
-}
-
-# t_out STATUS EXPECTED ARGS...: status and exact stdout.
-t_out() {
-    local want=$1 expect=$2; shift 2
-    run "$@"
-    local got
-    got=$(cat "$T/out")
-    if [ "$rc" -eq "$want" ] && [ "$got" = "$expect" ]; then pass
-    else fail "want exit $want and stdout '$expect', got '$got'"; fi
-}
-
-# t_json ARGS...: exit 0 and stdout is one valid JSON document.
-t_json() {
-    run "$@"
-    if [ "$rc" -eq 0 ] && python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/out" 2>/dev/null
-    then pass; else fail "want exit 0 and valid JSON"; fi
-}
-
-# py EXPR: a Python assertion about the last stdout, parsed as JSON into `d`.
-py() {
-    if python3 -c "import json,os,sys; d=json.load(sys.stdin); assert ($1), d" <"$T/out" 2>/dev/null
-    then pass; else fail "JSON check: $1"; fi
-}
-
-# has_out TEXT / has_err TEXT: the last stdout / stderr contains TEXT.
-has_out() { if grep -qF -- "$1" "$T/out"; then pass; else fail "stdout lacks '$1'"; fi; }
-has_err() { if grep -qF -- "$1" "$T/err"; then pass; else fail "stderr lacks '$1'"; fi; }
+# quiet_err: the last stderr is empty.
 quiet_err() { if [ ! -s "$T/err" ]; then pass; else fail "unexpected stderr"; fi; }
 
 # same_list LABEL: `setting list` and `session list` are what they were at snapshot.
@@ -388,5 +329,4 @@ else
     echo "skip: /dev/full is not writable here"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -12,86 +12,21 @@
 # Run by CTest with STRATA_CLI set to the binary; prints "N passed, N failed".
 set -u
 
-CLI=${STRATA_CLI:-}
-if [ -z "$CLI" ] || [ ! -x "$CLI" ]; then
-    echo "cli_backup.sh: set STRATA_CLI to the strata binary" >&2
-    exit 2
-fi
-command -v python3 >/dev/null || { echo "cli_backup.sh: python3 is needed" >&2; exit 2; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-backup-XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-unset STRATA_DIR
-S="$T/store"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"     # the shared preamble and helpers
+need_cli
+need python3
+workdir strata-cli-backup
 B="$S/backups"
 
-passed=0
-failed=0
-rc=0
-last=""
+# ---- helpers (pass, fail, run, t, t_out, t_json, py, has_out, has_err, no_out,
+# full_fails, stat_field and flip: lib.sh; fail caps stdout at 400 bytes); every
+# check prints what went wrong and goes on ----
 
-# ---- helpers (as in cli_docs.sh): every check prints what went wrong and goes on ----
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-    echo "  command: $last (exit $rc)"
-    head -c 400 "$T/out" | sed -n '1,5s/^/  stdout: /p'
-    sed -n '1,5s/^/  stderr: /p' "$T/err"
-}
-run() {
-    last="strata $*"
-    "$CLI" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-}
-t() {
-    local want=$1; shift
-    run "$@"
-    if [ "$rc" -eq "$want" ]; then pass; else fail "exit $rc, want $want"; fi
-}
-t_out() {
-    local want=$1 expect=$2; shift 2
-    run "$@"
-    local got
-    got=$(cat "$T/out")
-    if [ "$rc" -eq "$want" ] && [ "$got" = "$expect" ]; then pass
-    else fail "want exit $want and stdout '$expect', got '$got'"; fi
-}
-t_json() {
-    run "$@"
-    if [ "$rc" -eq 0 ] && python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/out" 2>/dev/null
-    then pass; else fail "want exit 0 and valid JSON"; fi
-}
-py() {
-    if python3 -c "import json,os,sys; d=json.load(sys.stdin); assert ($1), d" <"$T/out" 2>/dev/null
-    then pass; else fail "JSON check: $1"; fi
-}
-has_out() { if grep -qF -- "$1" "$T/out"; then pass; else fail "stdout lacks '$1'"; fi; }
-has_err() { if grep -qF -- "$1" "$T/err"; then pass; else fail "stderr lacks '$1'"; fi; }
-no_out() { if [ ! -s "$T/out" ]; then pass; else fail "unexpected stdout"; fi; }
 check() { if "$@"; then pass; else fail "check failed: $*"; fi; }
-# stat_field NAME [DIR]: one number from `stats --json`.
-stat_field() {
-    "$CLI" --dir "${2:-$S}" stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
-}
 # names [ARGS...]: the backup names of `backup list --json ARGS`, one per line.
 names() {
     "$CLI" --dir "$S" backup list --json "$@" | python3 -c 'import json,sys; print("\n".join(b["name"] for b in json.load(sys.stdin)))'
-}
-# flip FILE OFFSET: invert one byte (negative offsets count from the end).
-flip() {
-    python3 - "$1" "$2" <<'EOF'
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-with open(p, 'r+b') as f:
-    f.seek(off, 0 if off >= 0 else 2)
-    pos = f.tell()
-    b = f.read(1)
-    f.seek(pos)
-    f.write(bytes([b[0] ^ 0xff]))
-EOF
 }
 # dump DIR: the user-visible state of a store: settings and sessions as --json, then
 # every document's meta (without its last access time) and content hash.
@@ -396,10 +331,7 @@ t 0 --dir "$S" stats
 
 if [ -w /dev/full ]; then
     for args in "backup list" "backup list --json" "backup verify $b3" "backup prune --keep 1"; do
-        last="strata $args > /dev/full"
-        # shellcheck disable=SC2086
-        "$CLI" --dir "$S" $args >/dev/full 2>"$T/err"; rc=$?
-        [ "$rc" -eq 1 ] && pass || fail "$args > /dev/full must exit 1"
+        full_fails "$args"
     done
 else
     echo "skip: /dev/full is not writable here"
@@ -422,5 +354,4 @@ done
 kill -TERM "$spid"
 wait "$spid" && pass || fail "serve exit status"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -8,97 +8,31 @@
 # Run by CTest with STRATA_CLI set to the binary; prints "N passed, N failed".
 set -u
 
-CLI=${STRATA_CLI:-}
-if [ -z "$CLI" ] || [ ! -x "$CLI" ]; then
-    echo "cli_docs.sh: set STRATA_CLI to the strata binary" >&2
-    exit 2
-fi
-command -v python3 >/dev/null || { echo "cli_docs.sh: python3 is needed" >&2; exit 2; }
-command -v sha256sum >/dev/null || { echo "cli_docs.sh: sha256sum is needed" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"     # the shared preamble and helpers
+need_cli
+need python3
+need sha256sum
+workdir strata-cli-docs
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-docs-XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-unset STRATA_DIR
-S="$T/store"
+# ---- helpers (pass, fail, run, t, t_out, t_json, py, has_out, has_err, full_fails,
+# stat_field and flip: lib.sh; fail caps stdout at 400 bytes); every check prints
+# what went wrong and goes on ----
 
-passed=0
-failed=0
-rc=0
-last=""
-
-# ---- helpers (as in cli.sh): every check prints what went wrong and goes on ----
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-    echo "  command: $last (exit $rc)"
-    head -c 400 "$T/out" | sed -n '1,5s/^/  stdout: /p'
-    sed -n '1,5s/^/  stderr: /p' "$T/err"
-}
-
-# run ARGS...: the CLI with stdin from /dev/null; stdout in $T/out, stderr in $T/err.
-run() {
-    last="strata $*"
-    "$CLI" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-}
-# run_in FILE ARGS...: the same with stdin from FILE.
+# run_in FILE ARGS...: like run, with stdin from FILE.
 run_in() {
     local in=$1; shift
     last="strata $* < $in"
     "$CLI" "$@" >"$T/out" 2>"$T/err" <"$in"
     rc=$?
 }
-t() {
-    local want=$1; shift
-    run "$@"
-    if [ "$rc" -eq "$want" ]; then pass; else fail "exit $rc, want $want"; fi
-}
-t_out() {
-    local want=$1 expect=$2; shift 2
-    run "$@"
-    local got
-    got=$(cat "$T/out")
-    if [ "$rc" -eq "$want" ] && [ "$got" = "$expect" ]; then pass
-    else fail "want exit $want and stdout '$expect', got '$got'"; fi
-}
-t_json() {
-    run "$@"
-    if [ "$rc" -eq 0 ] && python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/out" 2>/dev/null
-    then pass; else fail "want exit 0 and valid JSON"; fi
-}
-py() {
-    if python3 -c "import json,os,sys; d=json.load(sys.stdin); assert ($1), d" <"$T/out" 2>/dev/null
-    then pass; else fail "JSON check: $1"; fi
-}
-has_out() { if grep -qF -- "$1" "$T/out"; then pass; else fail "stdout lacks '$1'"; fi; }
-has_err() { if grep -qF -- "$1" "$T/err"; then pass; else fail "stderr lacks '$1'"; fi; }
 quiet() { if [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; then pass; else fail "unexpected output"; fi; }
 # same FILE: the last stdout is byte-identical to FILE.
 same() { if cmp -s "$1" "$T/out"; then pass; else fail "stdout differs from $1"; fi; }
-# stat_field NAME [DIR]: one number from `stats --json`.
-stat_field() {
-    "$CLI" --dir "${2:-$S}" stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
-}
 # ids DIR ARGS...: `doc list --json` as one id per line (for comparisons).
 ids() {
     local d=$1; shift
     "$CLI" --dir "$d" doc list --json "$@" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)))'
-}
-# flip FILE OFFSET: invert one byte (negative offsets count from the end).
-flip() {
-    python3 - "$1" "$2" <<'EOF'
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-with open(p, 'r+b') as f:
-    f.seek(off, 0 if off >= 0 else 2)
-    pos = f.tell()
-    b = f.read(1)
-    f.seek(pos)
-    f.write(bytes([b[0] ^ 0xff]))
-EOF
 }
 
 # ---- help for every new command ----
@@ -286,10 +220,7 @@ if [ -w /dev/full ]; then
         fi
     done
     for args in "doc list" "doc list --json" "doc meta small" "doc meta small --json" "check"; do
-        last="strata $args > /dev/full"
-        # shellcheck disable=SC2086
-        "$CLI" --dir "$S" $args >/dev/full 2>"$T/err"; rc=$?
-        [ "$rc" -eq 1 ] && pass || fail "$args > /dev/full must exit 1"
+        full_fails "$args"
     done
 else
     echo "skip: /dev/full is not writable here"
@@ -526,5 +457,4 @@ py "d['documents'] == 8 and d['contents'] == 7 and d['segments'] >= 1"
 py "d['doc_raw_bytes'] == $(( $(stat -c %s "$T/big") + $(stat -c %s "$T/bin") + 4 + 5 + 4 + 4 + 4 ))"
 py "0 < d['doc_stored_bytes'] <= d['segment_bytes'] <= d['total_bytes']"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -14,62 +14,22 @@
 # Run by CTest with STRATA_CLI set to the binary; prints "N passed, N failed".
 set -u
 
-CLI=${STRATA_CLI:-}
-if [ -z "$CLI" ] || [ ! -x "$CLI" ]; then
-    echo "cli_vec.sh: set STRATA_CLI to the strata binary" >&2
-    exit 2
-fi
-command -v python3 >/dev/null || { echo "cli_vec.sh: python3 is needed" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"     # the shared preamble and helpers
+need_cli
+need python3
+workdir strata-cli-vec
+PY_IMPORTS=json,sys            # py's expression sees json and sys only (no os)
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-vec-XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-unset STRATA_DIR
-S="$T/store"
+# ---- helpers (pass, fail, run, t, t_json, py, has_out, has_err, no_out and
+# full_fails: lib.sh; fail caps stdout at 400 bytes); every check prints what went
+# wrong and goes on ----
 
-passed=0
-failed=0
-rc=0
-last=""
-
-# ---- helpers (as in cli_backup.sh): every check prints what went wrong and goes on ----
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-    echo "  command: $last (exit $rc)"
-    head -c 400 "$T/out" | sed -n '1,5s/^/  stdout: /p'
-    sed -n '1,5s/^/  stderr: /p' "$T/err"
-}
-run() {
-    last="strata $*"
-    "$CLI" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-}
-t() {
-    local want=$1; shift
-    run "$@"
-    if [ "$rc" -eq "$want" ]; then pass; else fail "exit $rc, want $want"; fi
-}
-t_json() {
-    run "$@"
-    if [ "$rc" -eq 0 ] && python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/out" 2>/dev/null
-    then pass; else fail "want exit 0 and valid JSON"; fi
-}
-# py EXPR: EXPR holds for d, the JSON document on stdout.
-py() {
-    if python3 -c "import json,sys; d=json.load(sys.stdin); assert ($1), d" <"$T/out" 2>/dev/null
-    then pass; else fail "JSON check: $1"; fi
-}
 # pylines EXPR: EXPR holds for L, the list of JSON documents, one per stdout line.
 pylines() {
     if python3 -c "import json,sys; L=[json.loads(l) for l in sys.stdin]; assert ($1), L" <"$T/out" 2>/dev/null
     then pass; else fail "JSON lines check: $1"; fi
 }
-has_out() { if grep -qF -- "$1" "$T/out"; then pass; else fail "stdout lacks '$1'"; fi; }
-has_err() { if grep -qF -- "$1" "$T/err"; then pass; else fail "stderr lacks '$1'"; fi; }
-no_out() { if [ ! -s "$T/out" ]; then pass; else fail "unexpected stdout"; fi; }
 # first_id: the id on the first line of human search output ("RANK  SCORE  ID").
 first_id() { sed -n '1p' "$T/out" | awk '{print $3}'; }
 first_score() { sed -n '1p' "$T/out" | awk '{print $2}'; }
@@ -453,10 +413,7 @@ t 0 vec create --help;        has_out "--ef-construction"
 if [ -w /dev/full ]; then
     for args in "vec list" "vec list --json" "vec info v" "vec search v --doc 1" "vec search v --doc 1 --json" \
                 "vec search v --file q5.jsonl"; do
-        last="strata $args > /dev/full"
-        # shellcheck disable=SC2086
-        "$CLI" --dir "$S" $args >/dev/full 2>"$T/err"; rc=$?
-        [ "$rc" -eq 1 ] && pass || fail "$args > /dev/full must exit 1"
+        full_fails "$args"
     done
 else
     echo "skip: /dev/full is not writable here"
@@ -470,5 +427,4 @@ is_count v4 1500
 t 0 --dir "$S" vec search v --vector "$ROW7" -k 1
 is "$(first_id)" 7
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
