@@ -1296,6 +1296,9 @@ static int handler_served(const char *g, const char *cmd)
 
 int cli_served_run(struct cli_ctx *ctx)
 {
+    /* hiredis writes with write(): a server that closes on us (a document above its
+     * proto-max-bulk-len, say) must give a message, not a silent SIGPIPE death. */
+    signal(SIGPIPE, SIG_IGN);
     const char *g = ctx->group->name ? ctx->group->name : "";
     const char *cmd = ctx->cmd->name;
     int by_handler = handler_served(g, cmd);

@@ -363,19 +363,24 @@ static void test_sql(strata *db, int port, redisContext *c, int r3) {
     CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_STRING) && strcmp(r->str, "before") == 0);
     freeReplyObject(rv);
 
-    /* inside MULTI/EXEC a job's reply takes its place in the array */
+    /* inside MULTI/EXEC a job's reply takes its place in the array; SQL is refused there */
     redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "STRATA.SQL %s", "SELECT 7");
+    redisAppendCommand(c, "STRATA.METRIC FLUSH");
+    redisAppendCommand(c, "STRATA.DOCPUT inmulti %s", "x");
     redisAppendCommand(c, "SET k2 v");
     redisAppendCommand(c, "EXEC");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         CHECK(redisGetReply(c, &rv) == REDIS_OK);
         freeReplyObject(rv);
     }
-    CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_ARRAY) && r->elements == 2 &&
-          r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->element[2]->element[0]->integer == 7 &&
-          r->element[1]->type == REDIS_REPLY_STATUS);
+    CHECK(redisGetReply(c, &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_ARRAY) && r->elements == 3 &&
+          r->element[0]->type == REDIS_REPLY_STATUS && r->element[1]->type == REDIS_REPLY_INTEGER &&
+          r->element[1]->integer > 0 && r->element[2]->type == REDIS_REPLY_STATUS);
     freeReplyObject(rv);
+    r = cmd(c, "MULTI");
+    freeReplyObject(r);
+    CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELECT 1"), "not allowed inside MULTI"));
+    CHECK(is_err(cmd(c, "EXEC"), "EXECABORT"));
     /* a slow query runs off the loop: another client is served meanwhile */
     redisContext *slow = redisConnect("127.0.0.1", port);
     CHECK(slow && !slow->err);
@@ -390,6 +395,44 @@ static void test_sql(strata *db, int port, redisContext *c, int r3) {
     CHECK(poll(&pf, 1, 0) == 0); /* the query has not answered yet */
     /* a client that leaves while its job runs costs nothing but the reply */
     redisFree(slow);
+    /* two heavy jobs at most: a third query waits, and is dropped when its client leaves */
+    for (int i = 0, idle = 0; i < 1000 && !idle; i++) { /* the query above finishes first */
+        r = cmd(c, "INFO strata");
+        idle = r && r->str && strstr(r->str, "jobs_running:0\r\n");
+        if (r) freeReplyObject(r);
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        if (!idle) nanosleep(&ts, NULL);
+    }
+    redisContext *h[3];
+    for (int i = 0; i < 3; i++) {
+        h[i] = redisConnect("127.0.0.1", port);
+        redisAppendCommand(h[i], "STRATA.SQL %s", i < 2 ? "SELECT sum(i % 7) FROM range(1500000000) t(i)" : "SELECT 1");
+        CHECK(redisBufferWrite(h[i], &done) == REDIS_OK && done);
+    }
+    int queued_seen = 0, cancelled = 0;
+    for (int i = 0; i < 200 && !cancelled; i++) {
+        r = cmd(c, "INFO strata");
+        int running2 = r && r->str && strstr(r->str, "jobs_running:2\r\n");
+        int queued1 = r && r->str && strstr(r->str, "jobs_queued:1\r\n");
+        int queued0 = r && r->str && strstr(r->str, "jobs_queued:0\r\n");
+        if (r) freeReplyObject(r);
+        if (!queued_seen && running2 && queued1) {
+            queued_seen = 1;
+            redisFree(h[2]);
+            h[2] = NULL;
+        } else if (queued_seen && running2 && queued0) {
+            cancelled = 1;
+        }
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    CHECK(queued_seen && cancelled);
+    if (h[2]) redisFree(h[2]);
+    for (int i = 0; i < 2; i++) {
+        CHECK(redisGetReply(h[i], &rv) == REDIS_OK && REPLY_IS((r = rv), REDIS_REPLY_ARRAY));
+        freeReplyObject(rv);
+        redisFree(h[i]);
+    }
     r = cmd(c, "DBSIZE");
     CHECK(REPLY_IS(r, REDIS_REPLY_INTEGER));
     freeReplyObject(r);
@@ -422,7 +465,8 @@ static void test_backup(const char *dir, redisContext *c, redisContext *u) {
     CHECK(is_err(cmd(c, "STRATA.BACKUP VERIFY nosuch"), "ERR "));
     CHECK(is_err(cmd(c, "STRATA.BACKUP CREATE DEST /tmp"), "only over the store's unix socket"));
     CHECK(is_err(cmd(c, "STRATA.BACKUP CREATE TO /tmp"), "ERR "));
-    CHECK(is_err(cmd(c, "STRATA.BACKUP PRUNE 0"), "keep must be at least 1"));
+    CHECK(is_err(cmd(u, "STRATA.BACKUP PRUNE 0"), "keep must be 1.."));
+    CHECK(is_err(cmd(c, "STRATA.BACKUP PRUNE 1"), "only over the store's unix socket"));
     CHECK(is_err(cmd(c, "STRATA.BACKUP RESTORE x"), "unknown subcommand"));
     /* over the unix socket a destination may be chosen */
     char dest[4200];
@@ -435,7 +479,7 @@ static void test_backup(const char *dir, redisContext *c, redisContext *u) {
     CHECK(n == 1);
     r = cmd(c, "STRATA.BACKUP CREATE");
     freeReplyObject(r);
-    CHECK(is_int(cmd(c, "STRATA.BACKUP PRUNE 1"), 1));
+    CHECK(is_int(cmd(u, "STRATA.BACKUP PRUNE 1"), 1));
     /* what the server backed up restores with its document */
     char target[4300];
     snprintf(target, sizeof target, "%s-restored", dir);

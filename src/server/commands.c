@@ -32,7 +32,8 @@
 enum {
     CF_NOAUTH = 1,
     CF_NOQUEUE = 2, /* runs at once inside MULTI */
-    CF_WORKER = 4   /* its handler runs on a worker thread (jobs.c): it commits or computes long */
+    CF_WORKER = 4,  /* its handler runs on a worker thread (jobs.c): it commits or computes long */
+    CF_NOMULTI = 8  /* refused inside MULTI: EXEC runs on the loop, and this may take minutes */
 };
 
 struct srv_cmd {
@@ -105,7 +106,8 @@ void srv_reply_fail(client *c, int rc) {
 }
 
 void srv_reply_list(client *c, int rc, rbuf *items, size_t n) {
-    if (rc || items->oom) srv_reply_fail(c, rc ? rc : STRATA_ENOMEM);
+    if (rc) srv_reply_fail(c, rc);
+    else if (items->oom) rb_error(OUT, "ERR out of memory");
     else {
         rb_array(OUT, n);
         rb_raw(OUT, items->p, items->len);
@@ -1221,8 +1223,8 @@ static const srv_cmd commands[] = {
     { "strata.vec", -2, "write", 0, 0, 0, CF_WORKER, srv_cmd_vec, "create drop info list put del get" },
     { "strata.search", -4, "readonly", 0, 0, 0, CF_WORKER, srv_cmd_search, NULL },
     { "strata.metric", -2, "write fast", 0, 0, 0, 0, srv_cmd_metric, NULL },
-    { "strata.sql", -2, "readonly", 0, 0, 0, 0, srv_cmd_sql, NULL },
-    { "strata.backup", -2, "admin", 0, 0, 0, 0, srv_cmd_backup, "create list verify prune" },
+    { "strata.sql", -2, "readonly", 0, 0, 0, CF_NOMULTI, srv_cmd_sql, NULL },
+    { "strata.backup", -2, "admin", 0, 0, 0, CF_NOMULTI, srv_cmd_backup, "create list verify prune" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -1347,7 +1349,12 @@ void srv_execute(client *c, int argc, char **argv, size_t *lens) {
         c->multi_dirty = c->in_multi;
         return;
     }
+    if (c->in_multi && (k->f & CF_NOMULTI)) {
+        c->multi_dirty = 1;
+        return rb_error(OUT, "ERR %s is not allowed inside MULTI (it may run for minutes)", k->name);
+    }
     if (c->in_multi && !(k->f & CF_NOQUEUE)) return multi_queue(c, argc, argv, lens);
-    if ((k->f & CF_WORKER) && !c->in_exec) return srv_job_handler(c, k->fn, argc, argv, lens);
+    if ((k->f & CF_WORKER) && !c->in_exec)
+        return srv_job_handler(c, k->fn, argc, argv, lens, strstr(k->flags, "readonly") ? SRV_JOB_READONLY : 0);
     k->fn(c, argc, argv, lens);
 }

@@ -1,7 +1,8 @@
 /* job_cmds.c — STRATA.SQL and STRATA.BACKUP (doc/format/resp.md). SQL and the
- * backup commands that read or write whole stores (CREATE, VERIFY) run on the
- * server's worker thread (jobs.c), so a long query or a large backup does not stall
- * the other clients; LIST and PRUNE are quick and answer at once.
+ * backup commands that read, write or lock whole backup folders (CREATE, VERIFY,
+ * PRUNE) run as heavy jobs on the server's workers (jobs.c: at most SRV_HEAVY_MAX at
+ * once), so a long query or a large backup neither stalls the other clients nor takes
+ * every worker; LIST answers at once.
  *
  * SQL from a client is untrusted (STRATA_SQL_UNTRUSTED): one read-only SELECT, with
  * DuckDB's access to files turned off. A backup destination other than the store's
@@ -44,11 +45,15 @@ static void sql_free(void *p) {
     free(a);
 }
 
-/* One value of the current row. */
+/* One value of the current row, or TOO_BIG when it
+ * would take the reply past SQL_REPLY_MAX: checked before the copy. */
+#define TOO_BIG 1 /* positive: never a STRATA_* status */
 static int put_value(rbuf *b, strata_cursor *cur, size_t col, int proto) {
     strata_value v;
     int rc = strata_cursor_value(cur, col, &v);
     if (rc) return rc;
+    if (b->len + 64 + ((v.type == STRATA_TYPE_TEXT || v.type == STRATA_TYPE_OTHER) ? v.len : 0) > SQL_REPLY_MAX)
+        return TOO_BIG;
     switch (v.type) {
     case STRATA_TYPE_NULL: rb_null(b, proto); break;
     case STRATA_TYPE_INT: case STRATA_TYPE_TIMESTAMP: rb_int(b, v.i); break;
@@ -74,17 +79,17 @@ static void sql_run(srv_job *j) {
         }
         if (!has) break;
         rb_array(&body, cols);
-        for (size_t k = 0; k < cols; k++)
-            if ((rc = put_value(&body, cur, k, j->proto)) != STRATA_OK) {
-                reply_job_error(j, strata_errmsg(j->db), rc);
-                goto out;
-            }
-        rows++;
-        if (body.oom || body.len > SQL_REPLY_MAX) {
+        for (size_t k = 0; k < cols && rc == STRATA_OK; k++) rc = put_value(&body, cur, k, j->proto);
+        if (rc == TOO_BIG || body.oom) {
             rb_error(&j->out, body.oom ? "ERR out of memory"
                                        : "ERR the result exceeds 256 MiB: narrow the query (WHERE, LIMIT)");
             goto out;
         }
+        if (rc) {
+            reply_job_error(j, strata_errmsg(j->db), rc);
+            goto out;
+        }
+        rows++;
     }
     static const char *const type_names[] = { "null", "int", "double", "text", "bool", "timestamp", "other" };
     rb_array(&j->out, rows + 2);
@@ -114,13 +119,16 @@ void srv_cmd_sql(client *c, int argc, char **argv, size_t *lens) {
         a->n = i + 1;
         a->params[i] = STRATA_P_LITERAL(NULL, a->texts[i]);
     }
-    srv_job_submit(c, sql_run, a, sql_free);
+    size_t bytes = lens[1];
+    for (size_t i = 0; i < n; i++) bytes += lens[i + 2];
+    srv_job_submit_ex(c, sql_run, a, sql_free, SRV_JOB_HEAVY | SRV_JOB_READONLY, bytes);
 }
 
 /* ---- STRATA.BACKUP CREATE|LIST|VERIFY|PRUNE ... [DEST path] ---- */
 typedef struct backup_arg {
     char *dest;   /* NULL: DIR/backups */
     char *name;   /* VERIFY */
+    int keep;     /* PRUNE */
     char deflt[]; /* DIR/backups */
 } backup_arg;
 
@@ -166,8 +174,9 @@ static void create_run(srv_job *j) {
     if (rc) return reply_job_error(j, strata_errmsg(j->db), rc);
     blist l = { { 0 }, 0, j->proto, name };
     rc = strata_backup_list(dest_of(a), list_one, &l);
-    if (rc || l.b.oom || l.n != 1) {
-        /* The backup is there; only reading its summary failed. */
+    if (rc || l.b.oom || l.n != 1) { /* the backup is there; only reading its summary failed */
+        rb_map(&j->out, 1, j->proto);
+        rb_cstr(&j->out, "name");
         rb_cstr(&j->out, name);
     } else {
         rb_raw(&j->out, l.b.p, l.b.len);
@@ -203,6 +212,14 @@ static void verify_run(srv_job *j) {
     free(p.b.p);
 }
 
+static void prune_run(srv_job *j) {
+    backup_arg *a = j->arg;
+    uint64_t removed = 0;
+    int rc = strata_backup_prune(dest_of(a), a->keep, &removed);
+    if (rc) reply_job_error(j, strata_backup_errmsg(), rc);
+    else rb_int(&j->out, (long long)removed);
+}
+
 void srv_cmd_backup(client *c, int argc, char **argv, size_t *lens) {
     char *sub = argv[1];
     size_t sl = lens[1];
@@ -219,8 +236,10 @@ void srv_cmd_backup(client *c, int argc, char **argv, size_t *lens) {
     }
     long long keep = 0;
     if (prune) {
+        if (!c->is_unix) /* it deletes backups: the store's owner decides */
+            return rb_error(OUT, "ERR STRATA.BACKUP PRUNE is accepted only over the store's unix socket");
         if (!srv_arg_ll(c, argv[2], lens[2], &keep)) return;
-        if (keep < 1 || keep > INT32_MAX) return rb_error(OUT, "ERR keep must be at least 1");
+        if (keep < 1 || keep > INT32_MAX) return rb_error(OUT, "ERR keep must be 1..2147483647");
     }
     size_t dl = strlen(c->srv->dir) + sizeof "/backups";
     backup_arg *a = calloc(1, sizeof *a + dl);
@@ -229,23 +248,17 @@ void srv_cmd_backup(client *c, int argc, char **argv, size_t *lens) {
     if ((argc == fixed + 2 && !(a->dest = srv_arg_str(c, argv[fixed + 1], lens[fixed + 1]))) ||
         (verify && !(a->name = srv_arg_str(c, argv[2], lens[2]))))
         return backup_free(a);
-    if (create) return srv_job_submit(c, create_run, a, backup_free);
-    if (verify) return srv_job_submit(c, verify_run, a, backup_free);
-    int rc;
-    if (list) {
-        blist l = { { 0 }, 0, c->proto, NULL };
-        rc = strata_backup_list(dest_of(a), list_one, &l);
-        if (rc || l.b.oom) rb_error(OUT, "ERR %s", rc ? strata_backup_errmsg() : "out of memory");
-        else {
-            rb_array(OUT, l.n);
-            rb_raw(OUT, l.b.p, l.b.len);
-        }
-        free(l.b.p);
-    } else {
-        uint64_t removed = 0;
-        rc = strata_backup_prune(dest_of(a), (int)keep, &removed);
-        if (rc) rb_error(OUT, "ERR %s", strata_backup_errmsg());
-        else rb_int(OUT, (long long)removed);
+    a->keep = (int)keep;
+    if (create) return srv_job_submit_ex(c, create_run, a, backup_free, SRV_JOB_HEAVY, 0);
+    if (verify) return srv_job_submit_ex(c, verify_run, a, backup_free, SRV_JOB_HEAVY | SRV_JOB_READONLY, 0);
+    if (prune) return srv_job_submit_ex(c, prune_run, a, backup_free, SRV_JOB_HEAVY, 0); /* waits for a running backup */
+    blist l = { { 0 }, 0, c->proto, NULL }; /* LIST */
+    int rc = strata_backup_list(dest_of(a), list_one, &l);
+    if (rc || l.b.oom) rb_error(OUT, "ERR %s", rc ? strata_backup_errmsg() : "out of memory");
+    else {
+        rb_array(OUT, l.n);
+        rb_raw(OUT, l.b.p, l.b.len);
     }
+    free(l.b.p);
     backup_free(a);
 }

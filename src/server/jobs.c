@@ -32,19 +32,48 @@ void srv_job_free(srv_job *j) {
     free(j);
 }
 
+/* Unlink j from the queue (jmu held); prev is its predecessor or NULL. */
+static void unqueue(strata_server *s, srv_job *prev, srv_job *j) {
+    if (prev) prev->next = j->next;
+    else s->jq = j->next;
+    if (s->jq_tail == j) s->jq_tail = prev;
+    j->next = NULL;
+    s->jq_bytes -= j->bytes;
+}
+
+/* The oldest queued job this worker may start (jmu held): a heavy one only while
+ * fewer than SRV_HEAVY_MAX run, so queries and backups never take every worker. */
+static srv_job *pick(strata_server *s) {
+    for (srv_job *j = s->jq, *prev = NULL; j; prev = j, j = j->next)
+        if (!j->heavy || s->jheavy < SRV_HEAVY_MAX) {
+            unqueue(s, prev, j);
+            return j;
+        }
+    return NULL;
+}
+
 static void *worker_main(void *arg) {
     strata_server *s = arg;
     pthread_mutex_lock(&s->jmu);
     for (;;) {
-        while (!s->jq && !s->jstop) pthread_cond_wait(&s->jcv, &s->jmu);
-        if (s->jstop) break;
-        srv_job *j = s->jq;
-        if (!(s->jq = j->next)) s->jq_tail = NULL;
+        srv_job *j = NULL;
+        while (!s->jstop && !(j = pick(s))) pthread_cond_wait(&s->jcv, &s->jmu);
+        if (s->jstop) {
+            if (j) { /* picked as stop came: put it back for srv_jobs_stop to free */
+                j->next = s->jq;
+                s->jq = j;
+                if (!s->jq_tail) s->jq_tail = j;
+            }
+            break;
+        }
         s->jbusy++;
+        s->jheavy += j->heavy;
         pthread_mutex_unlock(&s->jmu);
         j->run(j);
         pthread_mutex_lock(&s->jmu);
         s->jbusy--;
+        s->jheavy -= j->heavy;
+        if (j->heavy && s->jq) pthread_cond_signal(&s->jcv); /* a queued heavy job may start now */
         j->next = s->jdone;
         s->jdone = j;
         if (s->jbusy == 0) pthread_cond_broadcast(&s->jidle); /* srv_jobs_drain may wait for this */
@@ -108,6 +137,11 @@ void srv_jobs_stop(strata_server *s) {
 }
 
 void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void *arg)) {
+    srv_job_submit_ex(c, run, arg, free_arg, 0, 0);
+}
+
+void srv_job_submit_ex(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void *arg), unsigned flags,
+                       size_t bytes) {
     strata_server *s = c->srv;
     srv_job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -116,7 +150,8 @@ void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void
         return;
     }
     *j = (srv_job){ .c = c, .srv = s, .db = s->db, .dir = s->dir, .proto = c->proto, .is_unix = c->is_unix, .run = run,
-                    .arg = arg, .free_arg = free_arg };
+                    .arg = arg, .free_arg = free_arg, .heavy = (flags & SRV_JOB_HEAVY) != 0,
+                    .cancel = (flags & SRV_JOB_READONLY) != 0, .bytes = bytes };
     if (c->in_exec) { /* inside EXEC the transaction's replies are built in one go */
         run(j);
         if (j->out.oom) rb_error(&c->out, "ERR out of memory");
@@ -124,13 +159,36 @@ void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void
         srv_job_free(j);
         return;
     }
-    c->job = j;
     pthread_mutex_lock(&s->jmu);
+    if (s->jq && s->jq_bytes + bytes > SRV_QUEUE_MAX_BYTES) { /* one job, however large, always fits */
+        pthread_mutex_unlock(&s->jmu);
+        srv_job_free(j);
+        rb_error(&c->out, "ERR server busy: %zu MiB of commands wait for the workers; retry later",
+                 (size_t)(SRV_QUEUE_MAX_BYTES >> 20));
+        return;
+    }
+    c->job = j;
+    s->jq_bytes += bytes;
     if (s->jq_tail) s->jq_tail->next = j;
     else s->jq = j;
     s->jq_tail = j;
     pthread_cond_signal(&s->jcv);
     pthread_mutex_unlock(&s->jmu);
+}
+
+int srv_job_cancel(strata_server *s, srv_job *j) {
+    if (!j->cancel) return 0;
+    pthread_mutex_lock(&s->jmu);
+    srv_job *prev = NULL, *x = s->jq;
+    while (x && x != j) {
+        prev = x;
+        x = x->next;
+    }
+    if (x) unqueue(s, prev, j);
+    pthread_mutex_unlock(&s->jmu);
+    if (!x) return 0; /* running or done: it finishes, and its reply is dropped */
+    srv_job_free(j);
+    return 1;
 }
 
 srv_job *srv_jobs_take_done(strata_server *s) {
@@ -147,7 +205,7 @@ void srv_jobs_drain(strata_server *s) {
     pthread_mutex_lock(&s->jmu);
     while (s->jq) {
         srv_job *j = s->jq;
-        s->jq = j->next;
+        unqueue(s, NULL, j);
         rb_error(&j->out, "ERR the server is shutting down");
         j->next = s->jdone;
         s->jdone = j;
@@ -173,7 +231,7 @@ static void handler_run(srv_job *j) {
     j->out = shim.out;
 }
 
-void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens) {
+void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens, unsigned flags) {
     size_t bytes = 0;
     for (int i = 0; i < argc; i++) bytes += lens[i] + 1;
     handler_arg *a = malloc(sizeof *a + (size_t)argc * (sizeof(char *) + sizeof(size_t)) + bytes);
@@ -190,7 +248,7 @@ void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens)
         a->lens[i] = lens[i];
         p += lens[i] + 1;
     }
-    srv_job_submit(c, handler_run, a, free);
+    srv_job_submit_ex(c, handler_run, a, free, flags, sizeof *a + bytes);
 }
 
 void srv_jobs_counts(strata_server *s, int *running, size_t *queued) {

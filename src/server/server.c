@@ -76,7 +76,10 @@ static int errno_status(int e) {
 static void set_interest(client *c) {
     strata_server *s = c->srv;
     int pending = c->out.len > c->opos;
-    unsigned want = (c->blocked || c->close_after || c->job ? 0u : (unsigned)EPOLLIN) | (pending ? (unsigned)EPOLLOUT : 0u);
+    /* A client waiting on a job is not read, but its leaving is watched (RDHUP), so a
+     * queued read it no longer waits for is dropped. */
+    unsigned want = (c->blocked || c->close_after || c->job ? 0u : (unsigned)EPOLLIN) | (pending ? (unsigned)EPOLLOUT : 0u) |
+                    (c->job ? (unsigned)EPOLLRDHUP : 0u);
     if (want == c->events) return;
     struct epoll_event ev = { .events = want, .data.ptr = c };
     epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -87,8 +90,8 @@ static void client_close(client *c) {
     if (c->closed) return;
     strata_server *s = c->srv;
     c->closed = 1;
-    if (c->job) { /* the job finishes without anyone to answer */
-        c->job->c = NULL;
+    if (c->job) { /* a queued read is dropped; anything else finishes without anyone to answer */
+        if (!srv_job_cancel(s, c->job)) c->job->c = NULL;
         c->job = NULL;
     }
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -635,6 +638,7 @@ int srv_run(strata_server *s, char *err, size_t errlen) {
                 if (c->closed) continue;
                 if (evs[i].events & EPOLLIN) client_read(c);
                 else if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !(evs[i].events & EPOLLOUT)) client_close(c);
+                else if ((evs[i].events & EPOLLRDHUP) && c->job) client_close(c); /* left while waiting */
                 if (!c->closed && (evs[i].events & EPOLLOUT)) client_write(c);
             }
         }

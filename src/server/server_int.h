@@ -87,6 +87,8 @@ struct strata_server {
     pthread_cond_t jcv;         /* a job was queued, or stop */
     pthread_cond_t jidle;       /* the last running job finished */
     srv_job *jq, *jq_tail;      /* waiting, oldest first */
+    size_t jq_bytes;            /* their arguments' bytes */
+    int jheavy;                 /* heavy jobs running */
     srv_job *jdone;             /* finished, replies not yet delivered */
     int jbusy, jstop;           /* jobs running; stop asked */
 };
@@ -109,17 +111,28 @@ struct srv_job {
     srv_job_fn *run;
     void *arg;            /* owned; released with free_arg (may be NULL) */
     void (*free_arg)(void *arg);
+    int heavy;            /* SRV_JOB_HEAVY: counts against SRV_HEAVY_MAX */
+    int cancel;           /* SRV_JOB_READONLY: dropped if its client leaves while it waits */
+    size_t bytes;         /* what the queue holds for it (arguments) */
     rbuf out;
     srv_job *next;
 };
+enum { SRV_JOB_HEAVY = 1, SRV_JOB_READONLY = 2 };
+#define SRV_HEAVY_MAX 2                     /* SQL queries and backups running at once */
+#define SRV_QUEUE_MAX_BYTES ((size_t)1 << 30) /* queued arguments before "server busy" */
 int srv_jobs_init(struct strata_server *s);      /* the worker and its eventfd (s->jfd) */
 void srv_jobs_stop(struct strata_server *s);     /* join the worker; free what is left */
 /* Queue run(arg) for client c (which then waits). On failure arg is released and
  * c gets an error reply. */
 void srv_job_submit(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void *arg));
+/* The same with SRV_JOB_* flags and the bytes the job's arguments hold. */
+void srv_job_submit_ex(client *c, srv_job_fn *run, void *arg, void (*free_arg)(void *arg), unsigned flags,
+                       size_t bytes);
+/* A leaving client's job: 1 if it was queued and cancellable, and is now freed. */
+int srv_job_cancel(struct strata_server *s, srv_job *j);
 /* Run a command's handler on a worker, with a copy of its arguments; it replies as
  * on the loop (into the job's buffer, through a stand-in client). */
-void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens);
+void srv_job_handler(client *c, cmd_fn *fn, int argc, char **argv, size_t *lens, unsigned flags);
 /* Finished jobs (loop thread, after s->jfd turned readable). */
 srv_job *srv_jobs_take_done(struct strata_server *s);
 /* Shutdown: refuse the queued jobs, wait for the running one; then take_done. */

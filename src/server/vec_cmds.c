@@ -107,7 +107,7 @@ static int vec_arg(client *c, const char *name, const strata_collection_info *in
     if (srv_eq(kind, kl, "text")) {
         int rc = strata_embed_hash(val, vl, out, dim);
         if (rc == STRATA_EINVAL) rb_error(OUT, "ERR TEXT has nothing to embed (no word)");
-        else if (rc) srv_reply_fail(c, rc);
+        else if (rc) rb_error(OUT, "ERR %s", strata_errstr(rc)); /* no store call: no store message */
         return rc == STRATA_OK;
     }
     if (doc_ok && srv_eq(kind, kl, "doc")) {
