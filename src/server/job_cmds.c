@@ -67,14 +67,14 @@ static int put_value(rbuf *b, strata_cursor *cur, size_t col, int proto) {
 static void sql_run(srv_job *j) {
     sql_arg *a = j->arg;
     strata_cursor *cur = NULL;
-    int rc = strata_sql(j->db, a->sql, a->params, a->n, STRATA_SQL_UNTRUSTED, &cur);
-    if (rc) return reply_job_error(j, strata_errmsg(j->db), rc);
+    int rc = strata_sql(j->srv->db, a->sql, a->params, a->n, STRATA_SQL_UNTRUSTED, &cur);
+    if (rc) return reply_job_error(j, strata_errmsg(j->srv->db), rc);
     size_t cols = strata_cursor_column_count(cur), rows = 0;
     rbuf body = { 0 };
     for (;;) {
         int has = 0;
         if ((rc = strata_cursor_next(cur, &has)) != STRATA_OK) {
-            reply_job_error(j, strata_errmsg(j->db), rc);
+            reply_job_error(j, strata_errmsg(j->srv->db), rc);
             goto out;
         }
         if (!has) break;
@@ -86,7 +86,7 @@ static void sql_run(srv_job *j) {
             goto out;
         }
         if (rc) {
-            reply_job_error(j, strata_errmsg(j->db), rc);
+            reply_job_error(j, strata_errmsg(j->srv->db), rc);
             goto out;
         }
         rows++;
@@ -170,8 +170,8 @@ static int list_one(void *ctx, const strata_backup_info *info) {
 static void create_run(srv_job *j) {
     backup_arg *a = j->arg;
     char *name = NULL;
-    int rc = strata_backup_create(j->db, a->dest, &name);
-    if (rc) return reply_job_error(j, strata_errmsg(j->db), rc);
+    int rc = strata_backup_create(j->srv->db, a->dest, &name);
+    if (rc) return reply_job_error(j, strata_errmsg(j->srv->db), rc);
     blist l = { { 0 }, 0, j->proto, name };
     rc = strata_backup_list(dest_of(a), list_one, &l);
     if (rc || l.b.oom || l.n != 1) { /* the backup is there; only reading its summary failed */

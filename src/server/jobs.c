@@ -58,14 +58,7 @@ static void *worker_main(void *arg) {
     for (;;) {
         srv_job *j = NULL;
         while (!s->jstop && !(j = pick(s))) pthread_cond_wait(&s->jcv, &s->jmu);
-        if (s->jstop) {
-            if (j) { /* picked as stop came: put it back for srv_jobs_stop to free */
-                j->next = s->jq;
-                s->jq = j;
-                if (!s->jq_tail) s->jq_tail = j;
-            }
-            break;
-        }
+        if (!j) break; /* stop: srv_jobs_stop frees what is still queued */
         s->jbusy++;
         s->jheavy += j->heavy;
         pthread_mutex_unlock(&s->jmu);
@@ -149,7 +142,7 @@ void srv_job_submit_ex(client *c, srv_job_fn *run, void *arg, void (*free_arg)(v
         rb_error(&c->out, "ERR out of memory");
         return;
     }
-    *j = (srv_job){ .c = c, .srv = s, .db = s->db, .dir = s->dir, .proto = c->proto, .is_unix = c->is_unix, .run = run,
+    *j = (srv_job){ .c = c, .srv = s, .proto = c->proto, .is_unix = c->is_unix, .run = run,
                     .arg = arg, .free_arg = free_arg, .heavy = (flags & SRV_JOB_HEAVY) != 0,
                     .cancel = (flags & SRV_JOB_READONLY) != 0, .bytes = bytes };
     if (c->in_exec) { /* inside EXEC the transaction's replies are built in one go */

@@ -104,8 +104,6 @@ typedef void srv_job_fn(srv_job *j);
 struct srv_job {
     client *c;            /* the waiting client; NULL once it is gone (loop thread only) */
     struct strata_server *srv; /* read-only on the worker: db, dir */
-    strata *db;
-    const char *dir;      /* the store's folder */
     int proto;
     int is_unix;
     srv_job_fn *run;

@@ -346,9 +346,9 @@ void srv_cmd_session(client *c, int argc, char **argv, size_t *lens) {
  * Recording never waits for the disk; the row reaches analytics.duckdb with the
  * flusher. STRATA.METRIC FLUSH waits for it, on the worker (jobs.c). */
 static void flush_run(srv_job *j) {
-    int rc = strata_metric_flush(j->db);
+    int rc = strata_metric_flush(j->srv->db);
     if (rc) {
-        const char *m = strata_errmsg(j->db);
+        const char *m = strata_errmsg(j->srv->db);
         rb_error(&j->out, "ERR %s", m && *m ? m : strata_errstr(rc));
     } else {
         rb_simple(&j->out, "OK");
