@@ -247,6 +247,11 @@ static void test_vectors(redisContext *c, int r3) {
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "1 2 zz"), "is not a finite number"));
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "1 2 1e999"), "is not a finite number"));
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "[1 2 3"), "without ']'"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT v x VALUES %s", "[1 2 3] 4"), "text after ']'"));
+    CHECK(is_err(cmd(c, "STRATA.VEC PUT %s x VALUES 1", "n123456789012345678901234567890123456789012345678901234567890123456"),
+                 "invalid collection name"));
+    CHECK(is_err(cmd(c, "STRATA.SEARCH v VALUES %s EF 0", "1 0 0"), "EF must be 1.."));
+    CHECK(is_err(cmd(c, "WATCH v"), "WATCH is not supported"));
     CHECK(is_err(cmd(c, "STRATA.VEC PUT v x DOC a"), "VECTOR blob, VALUES text or TEXT text"));
     CHECK(is_err(cmd(c, "STRATA.VEC PUT nope x VALUES 1"), "ERR "));
     r = cmd(c, "STRATA.VEC PUT v t TEXT %s", "hello vector world");
@@ -346,6 +351,7 @@ static void test_sql(strata *db, int port, redisContext *c, int r3) {
     CHECK(access("/tmp/strata-leak.csv", F_OK) != 0);
     CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELECT $1"), "ERR "));
     CHECK(is_err(cmd(c, "STRATA.SQL %s %s", "SELECT 1", "extra"), "ERR "));
+    CHECK(is_err(cmd(c, "STRATA.SQL %s", "SELECT repeat('x', 1048576) FROM range(300)"), "exceeds 256 MiB"));
     r = cmd(c, "STRATA.SQL %s", "SELECT count(*) FROM query_metrics");
     CHECK(REPLY_IS(r, REDIS_REPLY_ARRAY) && r->elements == 3 && r->element[2]->element[0]->integer == 3);
     freeReplyObject(r);
